@@ -17,6 +17,7 @@ __all__ = [
     "ELBOTerms",
     "bernoulli_nll",
     "elbo",
+    "free_bits_kl",
     "gaussian_nll",
     "iwae_bound",
     "kl_divergence",
@@ -195,6 +196,19 @@ def reconstruction_nll(
     raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
 
 
+def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """KL with free bits: each dimension's KL clamped below at ``free_bits`` nats, then summed.
+
+    Args:
+        kl_per_dim: (B, D) per-example KL per dimension, or (D,) for a batch mean.
+        free_bits: nats per dimension that cost nothing.
+
+    Returns:
+        (B,) (or a scalar for (D,) input): sum over d of max(kl_per_dim[..., d], free_bits).
+    """
+    return kl_per_dim.clamp(min=free_bits).sum(dim=-1)
+
+
 def elbo(
     out,
     x: torch.Tensor,
@@ -220,7 +234,7 @@ def elbo(
     recon = reconstruction_nll(out.x_logits, x, likelihood=likelihood, reduction="mean")
     per_dim = kl_per_dim(out.mu, out.logvar).mean(dim=0)  # (D,) batch mean per dimension
     kl = per_dim.sum()
-    kl_in_loss = per_dim.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    kl_in_loss = free_bits_kl(per_dim, free_bits) if free_bits > 0 else kl
     return ELBOTerms(recon + beta * kl_in_loss, recon, kl)
 
 
