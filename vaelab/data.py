@@ -70,9 +70,9 @@ def read_idx(path: str | os.PathLike) -> torch.Tensor:
         A tensor with the file's dtype and shape, e.g. uint8 (N, 28, 28) for images.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":  # gzip magic, whatever the file's name
+        data = gzip.decompress(data)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path} is not an IDX file: it should start with two zero bytes")
     code, ndim = data[2], data[3]
@@ -111,7 +111,9 @@ def _load_sample() -> tuple[torch.Tensor, torch.Tensor]:
         name, md5 = SAMPLE_FILES[kind]
         path = _sample_path(name)
         if not path.exists():
-            raise FileNotFoundError(f"the bundled MNIST sample is missing: {path}; reinstall vaelab")
+            raise FileNotFoundError(
+                f"the bundled MNIST sample is missing: {path}; reinstall vaelab"
+            )
         if _md5(path) != md5:
             raise ValueError(
                 f"the bundled MNIST sample {path} fails its md5 check; reinstall vaelab"
@@ -230,14 +232,14 @@ def _raw_split(split: str, root: Path, download: bool) -> tuple[torch.Tensor, to
     key = (str(root), split)
     if key in _CACHE:
         return (*_CACHE[key], f"full MNIST from {root}")
-    if ("sample", split) in _CACHE:
-        return (*_CACHE[("sample", split)], "the bundled MNIST sample")
     full = _load_full(root, split)
     if full is None and download and _download(root):
         full = _load_full(root, split)
     if full is not None:
         _CACHE[key] = full
         return (*full, f"full MNIST from {root}")
+    if ("sample", split) in _CACHE:
+        return (*_CACHE[("sample", split)], "the bundled MNIST sample")
     images, labels = _load_sample()
     train_idx, test_idx = _sample_split(labels)
     _CACHE[("sample", "train")] = (images[train_idx], labels[train_idx])

@@ -24,7 +24,7 @@ def encode_dataset(model, x: torch.Tensor, *, batch_size: int = 1000):
     finally:
         model.train(was_training)
     if isinstance(parts[0], tuple):
-        return tuple(torch.cat(p) for p in zip(*parts))
+        return tuple(torch.cat(p) for p in zip(*parts, strict=True))
     return torch.cat(parts)
 
 
@@ -64,7 +64,9 @@ def interpolate(
         (num_steps, D).
     """
     if z0.shape != z1.shape or z0.dim() != 1:
-        raise ValueError(f"expected two codes of shape (D,), got {tuple(z0.shape)} and {tuple(z1.shape)}")
+        raise ValueError(
+            f"expected two codes of shape (D,), got {tuple(z0.shape)} and {tuple(z1.shape)}"
+        )
     if num_steps < 2:
         raise ValueError(f"num_steps must be >= 2 to include both ends, got {num_steps}")
     t = torch.linspace(0.0, 1.0, num_steps, device=z0.device, dtype=z0.dtype)

@@ -98,7 +98,9 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+def kl_divergence(
+    mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over latent dimensions.
 
     Args:
@@ -137,7 +139,9 @@ def kl_monte_carlo(
     return _reduce(log_normal(z, mu, logvar) - log_standard_normal(z), reduction)
 
 
-def bernoulli_nll(x_logits: torch.Tensor, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+def bernoulli_nll(
+    x_logits: torch.Tensor, x: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
     """-log p(x | z) under independent Bernoulli pixels, from logits, summed over pixels.
 
     Args:
@@ -186,9 +190,13 @@ def gaussian_nll(
 
 
 def reconstruction_nll(
-    x_logits: torch.Tensor, x: torch.Tensor, *, likelihood: str = "bernoulli", reduction: str = "mean"
+    x_logits: torch.Tensor,
+    x: torch.Tensor,
+    *,
+    likelihood: str = "bernoulli",
+    reduction: str = "mean",
 ) -> torch.Tensor:
-    """-log p(x|z) from decoder logits: Bernoulli, or Gaussian with mean sigmoid(x_logits), var 1."""
+    """-log p(x|z) from logits: Bernoulli, or unit-variance Gaussian around sigmoid(x_logits)."""
     if likelihood == "bernoulli":
         return bernoulli_nll(x_logits, x, reduction=reduction)
     if likelihood == "gaussian":

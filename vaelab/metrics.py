@@ -78,7 +78,9 @@ def ssim(
     var_x = blur(x * x) - mu_x**2
     var_y = blur(x_hat * x_hat) - mu_y**2
     cov = blur(x * x_hat) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    )
     return _reduce(s.flatten(1).mean(dim=1), reduction)
 
 
@@ -120,7 +122,9 @@ def auroc(scores, labels) -> float:
     # Mann-Whitney U from average ranks (ties share their mean rank).
     sorted_scores, order = torch.sort(scores, stable=True)
     ranks = torch.empty_like(scores)
-    _, inverse, counts = torch.unique_consecutive(sorted_scores, return_inverse=True, return_counts=True)
+    _, inverse, counts = torch.unique_consecutive(
+        sorted_scores, return_inverse=True, return_counts=True
+    )
     ends = torch.cumsum(counts, 0).double()
     mean_rank = ends - (counts.double() - 1) / 2  # 1-based average rank of each tie group
     ranks[order] = mean_rank[inverse]
@@ -147,4 +151,3 @@ def roc_curve(scores, labels) -> tuple[torch.Tensor, torch.Tensor]:
     tpr = torch.cat([zero, tps[last_of_tie] / tps[-1]])
     fpr = torch.cat([zero, fps[last_of_tie] / fps[-1]])
     return fpr, tpr
-

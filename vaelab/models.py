@@ -108,7 +108,7 @@ class _Base(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, H, W) in [0, 1] decoded from the code of x (the posterior mean for a VAE)."""
+        """Images (B, C, H, W) in [0, 1] decoded from x's code (for a VAE, the posterior mean)."""
         code = self.encode(x)
         if isinstance(code, tuple):
             code = code[0]
@@ -140,7 +140,7 @@ class _VAE(_Base):
         eps: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> VAEOutput:
-        """Encode, draw z = mu + sigma * eps, decode. ``eps`` or ``generator`` make it repeatable."""
+        """Encode, draw z = mu + sigma * eps, decode; ``eps`` or ``generator`` repeat a draw."""
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, eps=eps, generator=generator)
         return VAEOutput(self.decoder(z), mu, logvar, z)
@@ -268,8 +268,7 @@ class UpsampleConvVAE(ConvVAE):
 
 
 MODEL_CLASSES = {
-    cls.__name__: cls
-    for cls in (MLPAutoencoder, MLPVAE, ConvAutoencoder, ConvVAE, UpsampleConvVAE)
+    cls.__name__: cls for cls in (MLPAutoencoder, MLPVAE, ConvAutoencoder, ConvVAE, UpsampleConvVAE)
 }
 
 
