@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import EllipseCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "image_grid",
@@ -40,6 +41,7 @@ CELL_INCHES = 0.6  # size of one 28x28 image in a grid figure
 
 def _new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.ndarray | Axes]:
     """``plt.subplots``, then release the figure from pyplot (the caller owns it)."""
+    kwargs.setdefault("layout", "constrained")  # laid out when drawn, not when built
     fig, axes = plt.subplots(nrows, ncols, **kwargs)
     plt.close(fig)  # no double display in Jupyter, no build-up of open figures in scripts
     return fig, axes
@@ -158,7 +160,6 @@ def image_grid(
             ax.text(left + 1, top + 1, str(label), color="tab:orange", fontsize=7, va="top")
     if title:
         ax.set_title(title)
-    fig.tight_layout(pad=0.2)
     return fig
 
 
@@ -186,10 +187,9 @@ def reconstructions(x, x_hat, *, n: int = 8, title: str | None = None) -> Figure
         axes, (x[:n], x_hat[:n]), ("original", "reconstruction"), strict=True
     ):
         _show_grid(ax, make_grid(images, nrow=n))
-        ax.set_ylabel(name, fontsize=8)
+        ax.set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title)
-    fig.tight_layout(pad=0.2)
     return fig
 
 
@@ -271,7 +271,6 @@ def latent_scatter(z, labels=None, *, title: str | None = None, ax: Axes | None 
     ax.set_ylabel("$z_2$")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -337,17 +336,13 @@ def posterior_ellipses(
         ax.legend(
             title="label", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False
         )
-    if len(centres):
-        lo = (centres - n_std * std).min(axis=0)
-        hi = (centres + n_std * std).max(axis=0)
-        margin = 0.05 * (hi - lo) + 1e-6
-        ax.set_xlim(lo[0] - margin[0], hi[0] + margin[0])
-        ax.set_ylim(lo[1] - margin[1], hi[1] + margin[1])
+    if len(centres):  # the data limits include every ellipse, not only the centres
+        ax.update_datalim(np.concatenate([centres - n_std * std, centres + n_std * std]))
+        ax.autoscale_view()
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title or f"posteriors ({n_std:g} sigma ellipses)")
-    fig.tight_layout()
     return fig
 
 
@@ -424,7 +419,6 @@ def latent_manifold(
     ax.set_ylabel("$z_2$")
     if title:
         ax.set_title(title)
-    fig.tight_layout(pad=0.3)
     return fig
 
 
@@ -482,13 +476,13 @@ def training_curves(history, *, title: str | None = None) -> Figure:
         if test is not None and len(test) and not all(v is None for v in test):
             ax.plot(epochs[: len(test)], _series(test), "--o", ms=3, label="test")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"{label} (nats)")
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -535,7 +529,6 @@ def kl_per_dim_bars(
     ax.set_xlabel("latent dimension" + (" (sorted by KL)" if sort else ""))
     ax.set_ylabel("KL (nats)")
     ax.set_title(title or "KL per latent dimension")
-    fig.tight_layout()
     return fig
 
 
@@ -571,5 +564,4 @@ def roc_curves(
     ax.set_aspect("equal")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or "ROC")
-    fig.tight_layout()
     return fig
