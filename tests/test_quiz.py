@@ -1,0 +1,206 @@
+"""The question bank is well formed, answers are graded right, and notebooks cite real ids."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaelab import quiz
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL = quiz.questions()
+CHOICE = [q for q in ALL if not q.numeric]
+NUMERIC = [q for q in ALL if q.numeric]
+QUIZ_CALL = re.compile(r"""quiz\s*\.\s*(?:ask|answer|check|get)\s*\(\s*(['"])([^'"]+)\1""")
+
+
+def ids(questions):
+    return [q.id for q in questions]
+
+
+def test_bank_covers_the_lessons():
+    per_lesson = {lesson: len(quiz.questions(lesson)) for lesson in range(9)}
+    assert 1 <= per_lesson[0] <= 2
+    assert all(2 <= per_lesson[lesson] <= 4 for lesson in range(1, 9)), per_lesson
+    assert len(NUMERIC) >= 3
+    assert len(set(ids(ALL))) == len(ALL)
+    assert quiz.questions("04") == quiz.questions(4)
+
+
+@pytest.mark.parametrize("q", CHOICE, ids=ids(CHOICE))
+def test_choice_question_has_one_correct_option_and_an_explanation_for_each(q):
+    assert re.fullmatch(rf"{q.lesson:02d}\.[a-z0-9_]+", q.id)
+    assert len(q.options) >= 2 and len(set(q.options)) == len(q.options)
+    assert len(q.explanations) == len(q.options)
+    assert isinstance(q.correct, int) and 0 <= q.correct < len(q.options)
+    assert all(len(e) > 20 for e in q.explanations)
+    # The explanation of the right option, and only that one, says so.
+    assert [e.startswith("Right") for e in q.explanations] == [
+        i == q.correct for i in range(len(q.options))
+    ]
+
+
+def test_right_answers_are_not_always_in_the_same_place():
+    assert len({q.correct for q in CHOICE}) >= 3
+
+
+@pytest.mark.parametrize("q", NUMERIC, ids=ids(NUMERIC))
+def test_numeric_question_is_computed_and_graded_with_tolerance(q):
+    assert not q.options and q.tolerance > 0 and q.explanation and q.hint
+    expected = q.expected()
+    assert math.isfinite(expected)
+    assert quiz.answer(q.id, expected, quiet=True).correct
+    assert quiz.answer(q.id, expected + 0.9 * q.tolerance, quiet=True).correct
+    assert quiz.answer(q.id, str(expected), quiet=True).correct
+    assert not quiz.answer(q.id, expected + 3 * q.tolerance, quiet=True).correct
+    assert not quiz.answer(q.id, expected * 10 + 100, quiet=True).correct
+    for mistake in q.mistakes:  # each recognised mistake is wrong and gets its own explanation
+        wrong = float(mistake.compute())
+        assert abs(wrong - expected) > 2 * q.tolerance
+        result = quiz.answer(q.id, wrong, quiet=True)
+        assert not result.correct and mistake.explanation in result.explanation
+
+
+def test_numeric_values_come_from_the_library():
+    from vaelab import losses, metrics, schedules
+
+    assert quiz.get("06.warmup_weight").expected() == schedules.linear_kl_weight(300, 1000)
+    assert quiz.get("04.kl_value").expected() == pytest.approx(
+        0.5 * (1 + 0.25 - 1 - math.log(0.25)), abs=1e-6
+    )
+    assert quiz.get("07.psnr_value").expected() == pytest.approx(20.0, abs=1e-4)
+    assert losses.kl_divergence and metrics.psnr  # the modules the bank calls
+
+
+def test_answer_by_index_text_and_digit_string(capsys):
+    q = quiz.get("04.kl_sign")
+    right = quiz.answer(q.id, q.correct)
+    assert right and right.correct and right.explanation == q.explanations[q.correct]
+    printed = capsys.readouterr().out
+    assert "Correct." in printed and "04.kl_sign" in printed
+    by_text = quiz.answer(q.id, "  " + q.options[q.correct].upper() + " ", quiet=True)
+    assert by_text.correct and by_text.choice == q.correct
+    assert quiz.answer(q.id, str(q.correct), quiet=True).correct
+    wrong = (q.correct + 1) % len(q.options)
+    result = quiz.answer(q.id, wrong)
+    assert not result and result.explanation == q.explanations[wrong]
+    assert "Not quite." in capsys.readouterr().out
+
+
+def test_numeric_answer_accepts_a_tensor():
+    import torch
+
+    q = quiz.get("02.logvar_to_std")
+    assert quiz.answer(q.id, torch.tensor(q.expected()), quiet=True).correct
+
+
+@pytest.mark.parametrize("bad", [7, -1, True, "the blue one", 0.5, None])
+def test_bad_choices_list_the_valid_ones(bad):
+    q = quiz.get("04.kl_sign")
+    with pytest.raises(ValueError, match=r"0\.\.3") as info:
+        quiz.answer(q.id, bad)
+    assert q.options[0] in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["lots", float("nan"), None, [1.0], True])
+def test_bad_numbers_are_refused(bad):
+    with pytest.raises(ValueError, match="finite number"):
+        quiz.answer("04.kl_value", bad)
+
+
+def test_unknown_id_suggests_and_lists_valid_ids():
+    with pytest.raises(ValueError, match=r"unknown question id '04\.kl_sing'.*'04\.kl_sign'"):
+        quiz.answer("04.kl_sing", 0)
+    with pytest.raises(ValueError, match="99.nothing"):
+        quiz.ask("99.nothing")
+    with pytest.raises(ValueError, match="lessons with questions"):
+        quiz.ask_lesson(42)
+
+
+def test_ask_prints_plain_text_outside_jupyter(capsys):
+    q = quiz.get("03.sample_vs_rsample")
+    assert quiz.ask(q.id) is None
+    out = capsys.readouterr().out
+    assert " ".join(q.text.split()) in " ".join(out.split())
+    for i, option in enumerate(q.options):
+        assert f"{i}) {option}" in out
+    assert quiz.ask("04.kl_value") is None
+    assert "a number, in nats" in capsys.readouterr().out
+    assert quiz.ask_lesson(4, widget=False) is None
+    out = capsys.readouterr().out
+    assert all(q.id in out for q in quiz.questions(4))
+
+
+def feedback(box) -> str:
+    outputs = box.children[-1].outputs
+    return outputs[0]["data"]["text/plain"] if outputs else ""
+
+
+def test_widget_checks_the_chosen_option():
+    pytest.importorskip("ipywidgets")
+    q = quiz.get("05.slerp_vs_lerp")
+    box = quiz.ask(q.id, widget=True)
+    _, radio, button, _ = box.children
+    assert [label for label, _ in radio.options] == list(q.options)
+    button.click()
+    assert "Choose an option" in feedback(box)
+    radio.value = (q.correct + 1) % len(q.options)
+    button.click()
+    assert "Not quite." in feedback(box)
+    radio.value = q.correct
+    button.click()
+    assert "Correct." in feedback(box) and q.explanations[q.correct] in feedback(box)
+
+
+def test_widget_for_a_numeric_question_and_for_a_lesson():
+    pytest.importorskip("ipywidgets")
+    q = quiz.get("06.warmup_weight")
+    box = quiz.ask(q.id, widget=True)
+    _, entry, button, _ = box.children
+    entry.value = q.expected()
+    button.click()
+    assert "Correct." in feedback(box)
+    assert len(quiz.ask_lesson(6, widget=True).children) == len(quiz.questions(6))
+
+
+def test_importing_quiz_does_not_import_ipywidgets():
+    code = "import sys, vaelab.quiz; sys.exit('ipywidgets' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def quiz_ids_in_notebooks(folder: Path) -> set[tuple[str, str]]:
+    """(notebook name, id) for every quiz call with a literal id in a code cell."""
+    found = set()
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook.get("cells", []):
+            if cell.get("cell_type") == "code":
+                source = "".join(cell.get("source", []))
+                found |= {(path.name, m.group(2)) for m in QUIZ_CALL.finditer(source)}
+    return found
+
+
+def test_notebook_scanner_finds_quiz_calls(tmp_path):
+    cells = [
+        {"cell_type": "code", "source": ['quiz.ask("04.kl_sign")\n', "quiz.answer('01.x', 2)"]},
+        {"cell_type": "markdown", "source": ['quiz.ask("99.in_prose")']},
+    ]
+    (tmp_path / "04_elbo.ipynb").write_text(json.dumps({"cells": cells}))
+    assert quiz_ids_in_notebooks(tmp_path) == {
+        ("04_elbo.ipynb", "04.kl_sign"),
+        ("04_elbo.ipynb", "01.x"),
+    }
+
+
+def test_every_quiz_id_in_the_notebooks_exists():
+    known = set(ids(ALL))
+    missing = sorted(
+        (name, qid) for name, qid in quiz_ids_in_notebooks(ROOT / "notebooks") if qid not in known
+    )
+    assert not missing, f"notebooks cite unknown quiz ids: {missing}"
