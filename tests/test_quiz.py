@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -144,10 +145,13 @@ def feedback(box) -> str:
 
 def test_widget_checks_the_chosen_option():
     pytest.importorskip("ipywidgets")
-    q = quiz.get("05.slerp_vs_lerp")
+    q = quiz.get("05.slerp_vs_lerp")  # long options: listed in the header, chosen by number
     box = quiz.ask(q.id, widget=True)
-    _, radio, button, _ = box.children
-    assert [label for label, _ in radio.options] == list(q.options)
+    header, radio, button, _ = box.children
+    assert [label for label, _ in radio.options] == [str(i) for i in range(len(q.options))]
+    assert all(html.escape(option) in header.value for option in q.options)
+    short = quiz.ask("00.batch_shape", widget=True).children[1]  # short options: their own labels
+    assert [label for label, _ in short.options] == list(quiz.get("00.batch_shape").options)
     button.click()
     assert "Choose an option" in feedback(box)
     radio.value = (q.correct + 1) % len(q.options)
@@ -204,3 +208,9 @@ def test_every_quiz_id_in_the_notebooks_exists():
         (name, qid) for name, qid in quiz_ids_in_notebooks(ROOT / "notebooks") if qid not in known
     )
     assert not missing, f"notebooks cite unknown quiz ids: {missing}"
+
+
+def test_result_repr_is_short_and_str_explains():
+    result = quiz.answer("06.warmup_weight", 0.3, quiet=True)
+    assert repr(result) == "Result(question_id='06.warmup_weight', correct=True)"
+    assert str(result).startswith("[06.warmup_weight] Correct. The answer is 0.300")

@@ -86,6 +86,9 @@ class Result:
     def __bool__(self) -> bool:
         return self.correct
 
+    def __repr__(self) -> str:  # short: ``answer`` has already printed the explanation
+        return f"Result(question_id={self.question_id!r}, correct={self.correct})"
+
     def __str__(self) -> str:
         verdict = "Correct." if self.correct else "Not quite."
         return f"[{self.question_id}] {verdict} {self.explanation}"
@@ -306,17 +309,30 @@ def _feedback(result: Result) -> dict:
     }
 
 
+RADIO_LABEL_CHARS = 80  # longer options would overflow a radio button's one-line label
+
+
 def _widget(q: Question):
     """VBox(question, entry, Check button, Output) for one question."""
     import ipywidgets as widgets  # slow import, and only needed in Jupyter
 
-    header = widgets.HTML(
-        f"<p><b>{html.escape(q.id)}</b> &nbsp;{html.escape(q.text)}</p>",
-        layout=widgets.Layout(width="auto"),
-    )
+    question = f"<p><b>{html.escape(q.id)}</b> &nbsp;{html.escape(q.text)}</p>"
+    long_options = max((len(text) for text in q.options), default=0) > RADIO_LABEL_CHARS
+    if long_options:  # radio labels do not wrap: list the options as text, pick by number
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in q.options)
+        question += f'<ol start="0" style="margin-top:0">{items}</ol>'
+    header = widgets.HTML(question, layout=widgets.Layout(width="auto"))
     if q.numeric:
         entry = widgets.FloatText(
             value=0.0, description=q.unit or "answer", layout=widgets.Layout(width="16em")
+        )
+    elif long_options:
+        entry = widgets.RadioButtons(
+            options=[(str(i), i) for i in range(len(q.options))],
+            value=None,
+            description="answer",
+            orientation="horizontal",
+            layout=widgets.Layout(width="auto"),
         )
     else:
         entry = widgets.RadioButtons(
