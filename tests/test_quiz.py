@@ -214,3 +214,24 @@ def test_result_repr_is_short_and_str_explains():
     result = quiz.answer("06.warmup_weight", 0.3, quiet=True)
     assert repr(result) == "Result(question_id='06.warmup_weight', correct=True)"
     assert str(result).startswith("[06.warmup_weight] Correct. The answer is 0.300")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "05.wrong_lesson"}, "lesson number"),
+        ({"correct": 4}, "correct must be"),
+        ({"explanations": ["only one"]}, "one explanation per option"),
+        ({"compute": lambda: 1.0}, "numeric question needs"),
+    ],
+)
+def test_malformed_questions_are_refused(change, message):
+    raw = {
+        "id": "04.example",
+        "text": "Which?",
+        "options": ["a", "b"],
+        "correct": 0,
+        "explanations": ["Right: a.", "Not b."],
+    }
+    with pytest.raises(ValueError, match=message):
+        quiz._parse({**raw, **change}, 4, "lesson04")
