@@ -1,0 +1,444 @@
+# ruff: noqa: E501  (each mutant is a line of source code)
+"""Wrong implementations drawn from the course's list of known mistakes (tests only).
+
+Each entry: (exercise, id, source that replaces one function, text the feedback must hold).
+The source is appended to the reference solution, so only that function is wrong.
+"""
+
+MUTANTS = [
+    # ---- ex03 reparameterize
+    (
+        "ex03",
+        "logvar-as-std",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return mu + logvar * eps\n",
+        "`logvar` is used as the standard deviation",
+    ),
+    (
+        "ex03",
+        "logvar-as-variance",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return mu + torch.sqrt(logvar) * eps\n",
+        "`logvar` is used as the variance",
+    ),
+    (
+        "ex03",
+        "missing-half",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return mu + torch.exp(logvar) * eps\n",
+        "the 1/2 is missing",
+    ),
+    (
+        "ex03",
+        "torch-normal",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    if eps is None:\n"
+        "        return torch.normal(mu, torch.exp(0.5 * logvar))\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "no gradient reaches",
+    ),
+    (
+        "ex03",
+        "distribution-sample",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    if eps is None:\n"
+        "        return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "Distribution.sample() and .detach() block it",
+    ),
+    (
+        "ex03",
+        "detach",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return (mu + torch.exp(0.5 * logvar) * eps).detach()\n",
+        "no gradient reaches `mu` and `logvar`",
+    ),
+    (
+        "ex03",
+        "ignores-eps",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n",
+        "use it instead of drawing new noise",
+    ),
+    (
+        "ex03",
+        "uniform-noise",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.rand_like(mu) if eps is None else eps\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "looks uniform",
+    ),
+    (
+        "ex03",
+        "sqrt-exp-overflow",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return mu + torch.sqrt(torch.exp(logvar)) * eps\n",
+        "overflows float32",
+    ),
+    (
+        "ex03",
+        "in-place",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    with torch.no_grad():\n"
+        "        mu += torch.exp(0.5 * logvar) * eps\n"
+        "    return mu\n",
+        "changed its input `mu` in place",
+    ),
+    # ---- ex04 kl_divergence
+    (
+        "ex04",
+        "kl-wrong-sign",
+        "def kl_divergence(mu, logvar):\n"
+        "    return 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)\n",
+        "the KL has the wrong sign",
+    ),
+    (
+        "ex04",
+        "kl-missing-half",
+        "def kl_divergence(mu, logvar):\n    return -(1 + logvar - mu**2 - logvar.exp()).sum(dim=1)\n",
+        "the 1/2 is missing",
+    ),
+    (
+        "ex04",
+        "kl-sum-over-batch",
+        "def kl_divergence(mu, logvar):\n    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n",
+        "one number for the whole batch (a sum over the batch)",
+    ),
+    (
+        "ex04",
+        "kl-logvar-as-std",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + torch.log(logvar**2) - mu**2 - logvar**2).sum(dim=1)\n",
+        "`logvar` is used as the standard deviation",
+    ),
+    (
+        "ex04",
+        "kl-mean-over-dims",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).mean(dim=1)\n",
+        "averaged over the latent dimensions",
+    ),
+    (
+        "ex04",
+        "kl-log-std-squared",
+        "def kl_divergence(mu, logvar):\n"
+        "    std = torch.exp(0.5 * logvar)\n"
+        "    return -0.5 * (1 + torch.log(std**2) - mu**2 - std**2).sum(dim=1)\n",
+        "extreme logvar",
+    ),
+    # ---- ex04 negative_elbo
+    (
+        "ex04",
+        "elbo-mean-over-pixels",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).mean(1) + beta * kl_divergence(mu, logvar)\n",
+        "averaged over pixels",
+    ),
+    (
+        "ex04",
+        "elbo-sigmoid-twice",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(torch.sigmoid(x_logits), x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "the sigmoid is applied twice",
+    ),
+    (
+        "ex04",
+        "elbo-bce-on-logits",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "use F.binary_cross_entropy_with_logits",
+    ),
+    (
+        "ex04",
+        "elbo-sum-over-batch",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='sum')\n"
+        "    return bce + beta * kl_divergence(mu, logvar).sum()\n",
+        "one number for the whole batch",
+    ),
+    (
+        "ex04",
+        "elbo-kl-sign",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) - beta * kl_divergence(mu, logvar)\n",
+        "the KL enters with the wrong sign",
+    ),
+    (
+        "ex04",
+        "elbo-sigmoid-then-bce",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy(torch.sigmoid(x_logits), x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "wrong for confident logits",
+    ),
+    (
+        "ex04",
+        "elbo-beta-ignored",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + kl_divergence(mu, logvar)\n",
+        "beta is ignored",
+    ),
+    # ---- ex06 active_units
+    (
+        "ex06",
+        "au-greater-equal",
+        "def active_units(mu, threshold=0.01):\n    return int((mu.var(dim=0) >= threshold).sum())\n",
+        ">= instead of >",
+    ),
+    (
+        "ex06",
+        "au-std",
+        "def active_units(mu, threshold=0.01):\n    return int((mu.std(dim=0) > threshold).sum())\n",
+        "standard deviation",
+    ),
+    (
+        "ex06",
+        "au-wrong-dim",
+        "def active_units(mu, threshold=0.01):\n    return int((mu.var(dim=1) > threshold).sum())\n",
+        "over the latent dimensions",
+    ),
+    (
+        "ex06",
+        "au-biased",
+        "def active_units(mu, threshold=0.01):\n"
+        "    return int((mu.var(dim=0, unbiased=False) > threshold).sum())\n",
+        "biased variance",
+    ),
+    (
+        "ex06",
+        "au-tensor",
+        "def active_units(mu, threshold=0.01):\n    return (mu.var(dim=0) > threshold).sum()\n",
+        "return a Python int",
+    ),
+    # ---- ex06 free_bits_kl
+    (
+        "ex06",
+        "fb-clamp-sum",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return kl_per_dim.sum(dim=-1).clamp(min=free_bits)\n",
+        "applied to the sum",
+    ),
+    (
+        "ex06",
+        "fb-clamp-max",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return kl_per_dim.clamp(max=free_bits).sum(dim=-1)\n",
+        "clamped from above",
+    ),
+    (
+        "ex06",
+        "fb-subtract",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return (kl_per_dim - free_bits).clamp(min=0).sum(dim=-1)\n",
+        "free_bits is subtracted",
+    ),
+    (
+        "ex06",
+        "fb-in-place",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return kl_per_dim.clamp_(min=free_bits).sum(dim=-1)\n",
+        "in place",
+    ),
+    # ---- ex06 linear_kl_weight
+    (
+        "ex06",
+        "linear-step-plus-one",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return 1.0 if warmup_steps == 0 else min(1.0, (step + 1) / warmup_steps)\n",
+        "off by one",
+    ),
+    (
+        "ex06",
+        "linear-warmup-minus-one",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return 1.0 if warmup_steps <= 1 else min(1.0, step / (warmup_steps - 1))\n",
+        "off by one",
+    ),
+    (
+        "ex06",
+        "linear-no-clamp",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return 1.0 if warmup_steps == 0 else step / warmup_steps\n",
+        "stay at 1",
+    ),
+    (
+        "ex06",
+        "linear-integer-division",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return 1.0 if warmup_steps == 0 else min(1, step // warmup_steps)\n",
+        "integer division",
+    ),
+    # ---- ex06 cyclical_kl_weight
+    (
+        "ex06",
+        "cyclical-off-by-one",
+        "def cyclical_kl_weight(step, period, ratio=0.5):\n"
+        "    return min(1.0, ((step + 1) % period) / period / ratio)\n",
+        "off by one",
+    ),
+    (
+        "ex06",
+        "cyclical-no-restart",
+        "def cyclical_kl_weight(step, period, ratio=0.5):\n"
+        "    return min(1.0, step / period / ratio)\n",
+        "never restarts",
+    ),
+    (
+        "ex06",
+        "cyclical-ratio-ignored",
+        "def cyclical_kl_weight(step, period, ratio=0.5):\n"
+        "    return min(1.0, (step % period) / period)\n",
+        "ratio is ignored",
+    ),
+    (
+        "ex06",
+        "cyclical-no-clamp",
+        "def cyclical_kl_weight(step, period, ratio=0.5):\n    return (step % period) / period / ratio\n",
+        "stay at 1",
+    ),
+    # ---- ex07 psnr
+    (
+        "ex07",
+        "psnr-batch-mean",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    return 10 * torch.log10(max_val**2 / (x - x_hat).pow(2).mean())\n",
+        "MSE is taken over the whole batch",
+    ),
+    (
+        "ex07",
+        "psnr-20log-mse",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    return 20 * torch.log10(max_val**2 / (x - x_hat).pow(2).flatten(1).mean(1))\n",
+        "20 * log10 is used with the MSE",
+    ),
+    (
+        "ex07",
+        "psnr-natural-log",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    return 10 * torch.log(max_val**2 / (x - x_hat).pow(2).flatten(1).mean(1))\n",
+        "natural log",
+    ),
+    (
+        "ex07",
+        "psnr-max-not-squared",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    return 10 * torch.log10(max_val / (x - x_hat).pow(2).flatten(1).mean(1))\n",
+        "max_val is not squared",
+    ),
+    (
+        "ex07",
+        "psnr-sum-squared-errors",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    return 10 * torch.log10(max_val**2 / (x - x_hat).pow(2).flatten(1).sum(1))\n",
+        "summed over the pixels",
+    ),
+    # ---- ex07 log_mean_exp
+    (
+        "ex07",
+        "lme-naive",
+        "def log_mean_exp(log_w, dim=0):\n    return torch.log(torch.exp(log_w).mean(dim=dim))\n",
+        "overflows for large log-weights",
+    ),
+    (
+        "ex07",
+        "lme-mean-of-logs",
+        "def log_mean_exp(log_w, dim=0):\n    return log_w.mean(dim=dim)\n",
+        "mean of the log-weights",
+    ),
+    (
+        "ex07",
+        "lme-missing-log-k",
+        "def log_mean_exp(log_w, dim=0):\n    return torch.logsumexp(log_w, dim=dim)\n",
+        "the 1/K is missing",
+    ),
+    (
+        "ex07",
+        "lme-in-place",
+        "def log_mean_exp(log_w, dim=0):\n"
+        "    m = log_w.amax(dim=dim, keepdim=True)\n"
+        "    log_w -= m\n"
+        "    out = torch.log(torch.exp(log_w).mean(dim=dim, keepdim=True)) + m\n"
+        "    return out.squeeze(dim)\n",
+        "changed its input `log_w` in place",
+    ),
+    # ---- the exercises without fixed names, one or two each
+    (
+        "ex01",
+        "decode-sigmoid",
+        "def decode(model, z):\n    return torch.sigmoid(model.decoder(z))\n",
+        "decode returns probabilities",
+    ),
+    (
+        "ex01",
+        "loss-mean-over-pixels",
+        "def reconstruction_loss(x_logits, x):\n"
+        "    return F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').mean((1, 2, 3))\n",
+        "averaged over pixels",
+    ),
+    (
+        "ex02",
+        "std-is-variance",
+        "def std_from_logvar(logvar):\n    return logvar.exp()\n",
+        "the 1/2 is missing",
+    ),
+    (
+        "ex02",
+        "encode-returns-variance",
+        "def encode(model, x):\n"
+        "    h = model.encoder(x)\n"
+        "    return model.to_mu(h), model.to_logvar(h).exp()\n",
+        "returns the variance",
+    ),
+    (
+        "ex05",
+        "interpolate-stops-short",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.arange(num_steps, dtype=z0.dtype)[:, None] / num_steps\n"
+        "    return (1 - t) * z0 + t * z1\n",
+        "stops short of z1",
+    ),
+    (
+        "ex05",
+        "sample-uniform",
+        "def sample(model, num_samples, generator=None):\n"
+        "    z = torch.rand(num_samples, model.latent_dim, generator=generator)\n"
+        "    return torch.sigmoid(model.decode(z))\n",
+        "uniform",
+    ),
+    (
+        "ex05",
+        "sample-logits",
+        "def sample(model, num_samples, generator=None):\n"
+        "    z = torch.randn(num_samples, model.latent_dim, generator=generator)\n"
+        "    return model.decode(z)\n",
+        "sample returns logits",
+    ),
+    (
+        "ex08",
+        "recon-sampled-z",
+        "def reconstruction_score(model, x):\n"
+        "    mu, logvar = model.encode(x)\n"
+        "    z = losses.reparameterize(mu, logvar)\n"
+        "    return losses.bernoulli_nll(model.decode(z), x, reduction='none').detach()\n",
+        "changes from call to call",
+    ),
+    (
+        "ex08",
+        "latent-log-likelihood",
+        "def latent_score(model, x):\n"
+        "    mu, _ = model.encode(x)\n"
+        "    return losses.log_standard_normal(mu).detach()\n",
+        "the score is its negative",
+    ),
+]

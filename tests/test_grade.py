@@ -1,0 +1,239 @@
+"""The grader: stubs score 0, reference solutions score full marks, known mistakes lose points
+with the matching feedback, hostile submissions cannot crash or hang it, and the CLI's
+report and gradebook have the promised shape.
+
+Mutants run in this process (fast); everything else goes through the real sandbox, whose
+forkserver is started once for the whole test session.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import types
+from pathlib import Path
+
+import pytest
+from grading.hostile import HOSTILE
+from grading.mutants import MUTANTS
+from grading.solutions import NAMES, SOLUTIONS, source
+
+from vaelab import _grade_core as core
+from vaelab import grade
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISES = REPO / "exercises"
+TIMEOUT = 5.0
+
+
+def _module(text: str) -> types.ModuleType:
+    module = types.ModuleType("submission")
+    exec(compile(text, "<submission>", "exec"), module.__dict__)
+    return module
+
+
+def _grade_in_process(exercise: str, text: str) -> list[dict]:
+    module = _module(text)
+    return [core.run_check(item, module) for item in core.checks_for(exercise)]
+
+
+def _write_solutions(folder: Path, exercises=SOLUTIONS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for exercise in exercises:
+        (folder / f"{NAMES[exercise]}.py").write_text(source(exercise))
+    return folder
+
+
+# ---------------------------------------------------------------- the exercises themselves
+
+
+def test_every_exercise_has_a_stub_and_ten_points():
+    assert set(grade.EXERCISES) == set(NAMES)
+    for exercise, name in grade.EXERCISES.items():
+        assert (EXERCISES / f"{name}.py").is_file()
+        assert sum(c.points for c in core.checks_for(exercise)) == pytest.approx(10)
+    assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
+
+
+@pytest.mark.parametrize("exercise", sorted(NAMES))
+def test_stub_scores_zero_and_reference_scores_full_in_process(exercise):
+    stub = (EXERCISES / f"{NAMES[exercise]}.py").read_text()
+    assert "NotImplementedError" in stub
+    results = _grade_in_process(exercise, stub)
+    assert all(not r["passed"] and r["points"] == 0 for r in results)
+    assert all("not implemented yet" in r["feedback"] for r in results)
+    results = _grade_in_process(exercise, source(exercise))
+    assert [r for r in results if not r["passed"]] == []
+
+
+# ---------------------------------------------------------------- known mistakes
+
+
+@pytest.mark.parametrize(
+    "exercise, mutant, feedback", [(e, s, f) for e, _, s, f in MUTANTS], ids=[m[1] for m in MUTANTS]
+)
+def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, feedback):
+    results = _grade_in_process(exercise, source(exercise) + "\n\n" + mutant)
+    failed = [r for r in results if not r["passed"]]
+    assert failed, "the mutant passed every check"
+    assert sum(r["points"] for r in results) < sum(r["max_points"] for r in results)
+    texts = [r["feedback"] for r in failed]
+    assert any(feedback in t for t in texts), texts
+
+
+def test_at_least_three_mutants_per_fixed_name_function():
+    fixed = {
+        "ex03": ["reparameterize"],
+        "ex04": ["kl_divergence", "negative_elbo"],
+        "ex06": ["active_units", "free_bits_kl", "linear_kl_weight", "cyclical_kl_weight"],
+        "ex07": ["psnr", "log_mean_exp"],
+    }
+    for exercise, names in fixed.items():
+        for name in names:
+            count = sum(1 for e, _, s, _ in MUTANTS if e == exercise and f"def {name}(" in s)
+            assert count >= 3, (exercise, name, count)
+
+
+def test_feedback_never_shows_expected_arrays():
+    results = _grade_in_process("ex03", source("ex03") + MUTANTS[0][2])
+    for r in results:
+        assert "tensor(" not in r["feedback"]
+
+
+# ---------------------------------------------------------------- end to end, in the sandbox
+
+
+def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
+    start = time.monotonic()
+    stubs = grade.grade_paths([EXERCISES], timeout=30)
+    assert [e["exercise"] for e in stubs["exercises"]] == sorted(NAMES.values())
+    assert stubs["points"] == 0 and stubs["max_points"] == 80
+    assert all(e["error"] is None for e in stubs["exercises"])
+
+    refs = grade.grade_paths([_write_solutions(tmp_path / "refs")], timeout=30)
+    assert refs["points"] == refs["max_points"] == 80, grade.format_table(refs)
+    assert "Total: 80 / 80 points" in grade.format_table(refs)
+    assert time.monotonic() - start < 45
+
+
+def test_hostile_submissions_are_reported_and_grading_completes(tmp_path):
+    paths = []
+    for folder, (name, text) in HOSTILE.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text(text)
+        paths.append(tmp_path / folder / name)
+    start = time.monotonic()
+    report = grade.grade_paths(paths, timeout=TIMEOUT)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2 * TIMEOUT + 10  # the endless loop is stopped at the limit
+    by_folder = {Path(e["path"]).parent.name: e for e in report["exercises"]}
+    assert set(by_folder) == set(HOSTILE)
+
+    loop = by_folder["loop"]
+    assert loop["points"] == 0 and "time limit of 5 s" in loop["error"]
+    assert loop["seconds"] < TIMEOUT + 3
+    assert "sys.exit(0)" in by_folder["exit0"]["error"]
+    os_exit = by_folder["os_exit"]
+    assert "exit code 3" in os_exit["error"]
+    assert 0 < os_exit["points"] < os_exit["max_points"]  # checks before the exit keep points
+    assert "syntax error on line 1" in by_folder["syntax"]["error"]
+    assert "returned a list" in by_folder["returns_list"]["checks"][0]["feedback"]
+    assert "No module named 'does_not_exist'" in by_folder["import_error"]["error"]
+    assert "SIGSEGV" in by_folder["segfault"]["error"]
+    raises = by_folder["raises"]["checks"]
+    assert "raised ValueError: boom" in raises[0]["feedback"]
+    assert any("KeyboardInterrupt" in c["feedback"] for c in raises)
+    assert any("should be a function, but it is an int" in c["feedback"] for c in raises)
+
+    printer = by_folder["prints_10mb"]
+    assert printer["points"] == printer["max_points"]  # a huge print costs nothing...
+    assert len(printer["output"]) < 10_000  # ...and does not bloat the report
+    assert "not kept" in printer["output"] or "left out" in printer["output"]
+    assert json.dumps(report)  # still plain JSON
+
+    warned = by_folder["warnings"]
+    assert warned["points"] == warned["max_points"]  # warnings never cost points
+    assert "noise on stderr" in warned["output"]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
+    refs = _write_solutions(tmp_path / "refs", ["ex04"])
+    out = tmp_path / "report.json"
+    code = grade.main([str(EXERCISES / "ex03_reparameterize.py"), str(refs), "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ex03_reparameterize: 0 / 10 points" in printed
+    assert "ex04_elbo: 10 / 10 points" in printed
+    report = json.loads(out.read_text())
+    assert {"points", "max_points", "exercises"} <= set(report)
+    assert (report["points"], report["max_points"]) == (10, 20)
+    for entry in report["exercises"]:
+        assert {"exercise", "points", "max_points", "error", "checks"} <= set(entry)
+        assert entry["error"] is None
+        for c in entry["checks"]:
+            assert set(c) == {"name", "points", "max_points", "passed", "feedback"}
+            assert isinstance(c["passed"], bool) and isinstance(c["feedback"], str)
+    assert [e["exercise"] for e in report["exercises"]] == ["ex03_reparameterize", "ex04_elbo"]
+
+
+def test_cli_usage_errors_return_2(tmp_path, monkeypatch, capsys):
+    assert grade.main([str(tmp_path / "missing.py")]) == 2
+    assert grade.main(["a.py", "--class", str(tmp_path)]) == 2
+    assert grade.main(["--timeout", "0"]) == 2
+    monkeypatch.chdir(tmp_path)
+    assert grade.main([]) == 2  # no exercises/ folder here
+    assert "no exercises/ folder" in capsys.readouterr().err
+    assert grade.main(["--help"]) == 0
+
+
+def test_class_gradebook_csv_and_json(tmp_path, monkeypatch, capsys):
+    klass = tmp_path / "class"
+    _write_solutions(klass / "alice", ["ex03", "ex04"])
+    bob = klass / "bob" / "exercises"  # an exercises/ folder inside the learner's folder
+    bob.mkdir(parents=True)
+    (bob / "ex03_reparameterize.py").write_text((EXERCISES / "ex03_reparameterize.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert grade.main(["--class", str(klass), "--timeout", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "gradebook.json" in printed and "gradebook.csv" in printed
+    assert "alice" in printed and "20 / 20" in printed and "0 / 20" in printed
+
+    book = json.loads((tmp_path / "gradebook.json").read_text())
+    assert book["exercises"] == ["ex03_reparameterize", "ex04_elbo"]
+    learners = {lr["learner"]: lr for lr in book["learners"]}
+    assert learners["alice"]["points"] == 20 and learners["bob"]["points"] == 0
+    bob_ex04 = learners["bob"]["exercises"][1]
+    assert "no file" in bob_ex04["error"] and bob_ex04["max_points"] == 10
+
+    rows = list(csv.DictReader((tmp_path / "gradebook.csv").open()))
+    assert set(rows[0]) == {
+        "learner",
+        "exercise",
+        "check",
+        "points",
+        "max_points",
+        "passed",
+        "feedback",
+    }
+    checks = len(core.checks_for("ex03")) + len(core.checks_for("ex04"))
+    assert len(rows) == 2 * checks
+    assert {
+        r["feedback"] for r in rows if r["learner"] == "bob" and r["exercise"] == "ex04_elbo"
+    } == {"not submitted"}
+
+
+def test_check_finds_the_exercise_from_a_notebook_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notebooks").mkdir()
+    _write_solutions(tmp_path / "exercises", ["ex07"])
+    monkeypatch.chdir(tmp_path / "notebooks")
+    report = grade.check("ex07")
+    assert report["points"] == report["max_points"] == 10
+    assert "ex07_evaluation: 10 / 10 points" in capsys.readouterr().out
+    assert repr(report) == "<grade report ex07_evaluation: 10 / 10 points>"
+    assert "<table>" in grade.html_table(report)
+    with pytest.raises(FileNotFoundError, match="ex09"):
+        grade.find_exercise("ex09", tmp_path / "notebooks")

@@ -1,0 +1,477 @@
+"""Grade the course's exercises against vaelab's reference functions.
+
+Three ways in:
+
+- ``vaelab grade [PATH ...] [--json FILE] [--class DIR] [--timeout S]`` from a terminal
+  (``main`` takes the arguments after the word "grade");
+- ``vaelab.grade.check("ex03")`` in a notebook: grades ``exercises/ex03_*.py`` and shows
+  the table inline;
+- ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict.
+
+Each exercise file is graded in its own process with a time limit (see
+``vaelab._grade_sandbox``); the checks live in ``vaelab._grade_vae`` (ex01 - ex04) and
+``vaelab._grade_latent`` (ex05 - ex08). The report has the shape::
+
+    {"points": P, "max_points": M, "exercises": [{"exercise": "ex03_reparameterize",
+     "points": p, "max_points": m, "error": None, "checks": [{"name": ..., "points": ...,
+     "max_points": ..., "passed": True, "feedback": "..."}], ...}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["EXERCISES", "check", "format_table", "grade_class", "grade_paths", "html_table", "main"]
+
+EXERCISES = {
+    "ex01": "ex01_autoencoder",
+    "ex02": "ex02_gaussian_encoder",
+    "ex03": "ex03_reparameterize",
+    "ex04": "ex04_elbo",
+    "ex05": "ex05_sampling",
+    "ex06": "ex06_posterior_collapse",
+    "ex07": "ex07_evaluation",
+    "ex08": "ex08_anomaly",
+}
+EXERCISE_FILE = re.compile(r"^(ex\d\d)_\w*\.py$")
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_PARALLEL = 2
+
+
+class GradeReport(dict):
+    """The report dict; prints as a table, and shows a one-line summary as its repr."""
+
+    def __str__(self) -> str:
+        return format_table(self)
+
+    def __repr__(self) -> str:
+        names = ", ".join(e["exercise"] for e in self.get("exercises", []))
+        return f"<grade report {names}: {_num(self['points'])} / {_num(self['max_points'])} points>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+# ---------------------------------------------------------------- finding and grading files
+
+
+def exercise_files(folder: str | os.PathLike) -> list[Path]:
+    """The exercise files (``exNN_*.py``) directly in ``folder``, in order."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and EXERCISE_FILE.match(p.name))
+
+
+def _not_gradable(path: Path, error: str) -> dict:
+    return {
+        "exercise": path.stem,
+        "path": str(path),
+        "points": 0.0,
+        "max_points": 0.0,
+        "error": error,
+        "checks": [],
+        "output": "",
+        "seconds": 0.0,
+    }
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None, str | None]]:
+    """(path, exercise id or None, error or None) for every file to grade."""
+    items = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            files = exercise_files(path)
+        elif path.is_file():
+            files = [path]
+        else:
+            raise FileNotFoundError(f"{raw}: no such file or folder")
+        for file in files:
+            match = EXERCISE_FILE.match(file.name)
+            if not match:
+                items.append(
+                    (
+                        file,
+                        None,
+                        "not an exercise file: exercises are named like ex03_reparameterize.py",
+                    )
+                )
+            elif match.group(1) not in EXERCISES:
+                items.append(
+                    (
+                        file,
+                        None,
+                        f"there are no checks for {match.group(1)}; the "
+                        f"exercises are {', '.join(EXERCISES)}",
+                    )
+                )
+            else:
+                items.append((file, match.group(1), None))
+    return items
+
+
+def _summed(exercises: list[dict]) -> GradeReport:
+    return GradeReport(
+        points=round(sum(e["points"] for e in exercises), 6),
+        max_points=round(sum(e["max_points"] for e in exercises), 6),
+        exercises=exercises,
+    )
+
+
+def _run(items: list[tuple[Path, str | None, str | None]], timeout: float, parallel: int):
+    from vaelab._grade_sandbox import Job, run_jobs
+
+    jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
+    graded = iter(run_jobs(jobs, timeout=timeout, parallel=parallel))
+    return [
+        next(graded) if error is None else _not_gradable(path, error)
+        for path, exercise, error in items
+    ]
+
+
+def grade_paths(
+    paths: Sequence[str | os.PathLike],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = DEFAULT_PARALLEL,
+) -> GradeReport:
+    """Grade exercise files, or folders of them; each in its own process.
+
+    Args:
+        paths: files named ``exNN_topic.py`` and/or folders holding them.
+        timeout: seconds each exercise may take before it is stopped.
+        parallel: exercises graded at the same time.
+
+    Returns:
+        The report: ``{"points", "max_points", "exercises": [...]}`` (see the module doc).
+    """
+    report = _summed(_run(_expand(paths), timeout, parallel))
+    report["timeout"] = timeout
+    return report
+
+
+def find_exercise(exercise: str, start: str | os.PathLike | None = None) -> Path:
+    """The file ``exercises/<exercise>_*.py`` in ``start`` (default: cwd) or its parents."""
+    key = _exercise_key(exercise)
+    here = Path(start or Path.cwd()).resolve()
+    package_root = Path(__file__).resolve().parent.parent
+    for base in (here, *here.parents, package_root):
+        found = sorted((base / "exercises").glob(f"{key}_*.py"))
+        if found:
+            return found[0]
+    raise FileNotFoundError(
+        f"could not find exercises/{key}_*.py in {here} or its parent folders; "
+        f'pass the file: check("{key}", path="path/to/{EXERCISES.get(key, key)}.py")'
+    )
+
+
+def _exercise_key(exercise: str | int) -> str:
+    text = str(exercise).strip()
+    match = re.match(r"^(?:ex)?0*(\d{1,2})", text)
+    if not match:
+        raise ValueError(f"expected an exercise like 'ex03', got {exercise!r}")
+    return f"ex{int(match.group(1)):02d}"
+
+
+def check(
+    exercise: str | int, *, path: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> GradeReport:
+    """Grade one exercise from a notebook and show the table (HTML in Jupyter, else text).
+
+    Args:
+        exercise: "ex03" (or 3, or "ex03_reparameterize").
+        path: the file to grade; default ``exercises/ex03_*.py`` found from the current
+            folder upwards.
+        timeout: seconds the exercise may take.
+
+    Returns:
+        The report, as ``grade_paths`` gives it.
+    """
+    report = grade_paths([path or find_exercise(exercise)], timeout=timeout, parallel=1)
+    if _in_notebook():
+        from IPython.display import HTML, display
+
+        display(HTML(html_table(report)))
+    else:
+        print(format_table(report))
+    return report
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+FEEDBACK_WIDTH = 60
+
+
+def format_table(report: dict, *, show_output: bool = True) -> str:
+    """The report as text: per exercise, a table of check, points and feedback."""
+    lines = []
+    for ex in report["exercises"]:
+        lines.append(f"{ex['exercise']}: {_num(ex['points'])} / {_num(ex['max_points'])} points")
+        if ex.get("error"):
+            lines.append(f"  ! {ex['error']}")
+        if ex["checks"]:
+            width = max(len(c["name"]) for c in ex["checks"])
+            lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
+            for c in ex["checks"]:
+                points = f"{_num(c['points'])} / {_num(c['max_points'])}"
+                mark = "ok" if c["passed"] else "x "
+                text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
+                if ex.get("error") and text == f"not graded: {ex['error']}":
+                    text = "not graded (see above)"
+                feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
+                lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
+                lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
+        output = ex.get("output", "")
+        if show_output and output.strip():
+            shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
+            lines.append("  printed by your code:")
+            lines += ["    " + line for line in shown.rstrip().splitlines()]
+        lines.append("")
+    lines.append(f"Total: {_num(report['points'])} / {_num(report['max_points'])} points")
+    return "\n".join(lines)
+
+
+def html_table(report: dict) -> str:
+    """The report as an HTML table, for notebooks."""
+    esc = html.escape
+    parts = []
+    for ex in report["exercises"]:
+        parts.append(
+            f"<h4>{esc(ex['exercise'])}: {_num(ex['points'])} / {_num(ex['max_points'])} "
+            "points</h4>"
+        )
+        if ex.get("error"):
+            parts.append(f"<p style='color:#b00'>{esc(ex['error'])}</p>")
+        rows = "".join(
+            f"<tr><td>{'&#10004;' if c['passed'] else '&#10008;'}</td><td>{esc(c['name'])}</td>"
+            f"<td>{_num(c['points'])} / {_num(c['max_points'])}</td>"
+            f"<td style='text-align:left'>{esc(c['feedback'])}</td></tr>"
+            for c in ex["checks"]
+        )
+        parts.append(
+            "<table><thead><tr><th></th><th>check</th><th>points</th><th>feedback</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
+        if ex.get("output", "").strip():
+            parts.append(
+                f"<details><summary>printed by your code</summary><pre>{esc(ex['output'])}</pre>"
+                "</details>"
+            )
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- a class of learners
+
+
+def _learner_files(folder: Path) -> list[Path]:
+    files = exercise_files(folder)
+    if not files and (folder / "exercises").is_dir():
+        files = exercise_files(folder / "exercises")
+    return files
+
+
+def grade_class(
+    folder: str | os.PathLike,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = DEFAULT_PARALLEL,
+) -> dict:
+    """Grade every learner's subfolder of ``folder``: the gradebook, learner x exercise x check.
+
+    A learner folder holds the exercise files (or an ``exercises/`` folder with them). An
+    exercise that some learners submitted and others did not scores 0 for the latter.
+
+    Returns:
+        ``{"folder", "exercises": [names], "learners": [{"learner", "points",
+        "max_points", "exercises": [...]}]}``.
+    """
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    learners = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    items, owners = [], []
+    for learner in learners:
+        for path, exercise, error in _expand(_learner_files(learner)):
+            items.append((path, exercise, error))
+            owners.append(learner.name)
+    graded = _run(items, timeout, parallel)
+    plans: dict[str, dict] = {}  # exercise name -> a graded entry, to know its checks
+    for entry in graded:
+        if entry["checks"]:
+            plans.setdefault(entry["exercise"], entry)
+    names = sorted({e["exercise"] for e in graded})
+    book = []
+    for learner in learners:
+        mine = {
+            e["exercise"]: e for e, who in zip(graded, owners, strict=True) if who == learner.name
+        }
+        entries = [mine.get(name) or _missing(name, plans.get(name)) for name in names]
+        book.append({"learner": learner.name, **_summed(entries)})
+    return {"folder": str(root), "timeout": timeout, "exercises": names, "learners": book}
+
+
+def _missing(name: str, example: dict | None) -> dict:
+    checks = [
+        {**c, "points": 0.0, "passed": False, "feedback": "not submitted"}
+        for c in (example["checks"] if example else [])
+    ]
+    entry = _not_gradable(Path(name + ".py"), f"no file {name}.py in this learner's folder")
+    entry.update(path=None, checks=checks, max_points=sum(c["max_points"] for c in checks))
+    return entry
+
+
+CSV_FIELDS = ["learner", "exercise", "check", "points", "max_points", "passed", "feedback"]
+
+
+def write_gradebook(book: dict, json_path: Path, csv_path: Path) -> None:
+    """Write the gradebook as JSON and as CSV (one row per learner, exercise and check)."""
+    json_path.write_text(json.dumps(book, indent=2), encoding="utf-8")
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for learner in book["learners"]:
+            for ex in learner["exercises"]:
+                rows = ex["checks"] or [
+                    {
+                        "name": "",
+                        "points": 0,
+                        "max_points": 0,
+                        "passed": False,
+                        "feedback": ex["error"] or "",
+                    }
+                ]
+                for c in rows:
+                    writer.writerow(
+                        {
+                            "learner": learner["learner"],
+                            "exercise": ex["exercise"],
+                            "check": c["name"],
+                            "points": c["points"],
+                            "max_points": c["max_points"],
+                            "passed": c["passed"],
+                            "feedback": c["feedback"],
+                        }
+                    )
+
+
+def format_gradebook(book: dict) -> str:
+    """A learner x exercise table of points, with totals."""
+    short = [name[:4] for name in book["exercises"]]
+    width = max([len("learner"), *(len(lr["learner"]) for lr in book["learners"])])
+    lines = [f"{'learner':<{width}}  " + "  ".join(f"{s:>5}" for s in short) + "      total"]
+    for learner in book["learners"]:
+        cells = "  ".join(f"{_num(e['points']):>5}" for e in learner["exercises"])
+        total = f"{_num(learner['points'])} / {_num(learner['max_points'])}"
+        lines.append(f"{learner['learner']:<{width}}  {cells}  {total:>9}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaelab grade",
+        description="Grade exercises against vaelab's reference functions.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="exercise files or folders of them (default: exercises/)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
+    parser.add_argument(
+        "--class",
+        dest="class_dir",
+        metavar="DIR",
+        help="grade DIR's subfolders, one per learner, into a gradebook (CSV and JSON)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds each exercise may take (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help=f"exercises graded at the same time (default {DEFAULT_PARALLEL})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``vaelab grade``: ``argv`` are the arguments after "grade". Returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed
+        return int(e.code or 0)
+    if args.timeout <= 0:
+        print("vaelab grade: --timeout must be a positive number of seconds", file=sys.stderr)
+        return 2
+    try:
+        if args.class_dir:
+            if args.paths:
+                print("vaelab grade: give either PATHs or --class DIR, not both", file=sys.stderr)
+                return 2
+            return _main_class(args)
+        paths = args.paths or ["exercises"]
+        if not args.paths and not Path("exercises").is_dir():
+            print(
+                "vaelab grade: no exercises/ folder here; run it from the course's folder or "
+                "give the exercise files to grade",
+                file=sys.stderr,
+            )
+            return 2
+        report = grade_paths(paths, timeout=args.timeout, parallel=args.jobs)
+    except FileNotFoundError as e:
+        print(f"vaelab grade: {e}", file=sys.stderr)
+        return 2
+    if not report["exercises"]:
+        print(f"vaelab grade: no exercise files (exNN_*.py) in {', '.join(paths)}", file=sys.stderr)
+        return 2
+    print(format_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        print(f"report written to {args.json}")
+    return 0
+
+
+def _main_class(args) -> int:
+    book = grade_class(args.class_dir, timeout=args.timeout, parallel=args.jobs)
+    if not book["learners"]:
+        print(f"vaelab grade: no learner folders in {args.class_dir}", file=sys.stderr)
+        return 2
+    json_path = Path(args.json) if args.json else Path("gradebook.json")
+    csv_path = json_path.with_suffix(".csv")
+    write_gradebook(book, json_path, csv_path)
+    print(format_gradebook(book))
+    print(f"gradebook written to {json_path} and {csv_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
