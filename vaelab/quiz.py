@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import html
 import importlib
+import importlib.util
 import math
 import numbers
 import pkgutil
@@ -273,12 +274,13 @@ def answer(question_id: str, choice, *, quiet: bool = False) -> Result:
 
 
 def _in_jupyter() -> bool:
-    """True inside an IPython kernel (Jupyter), where widgets can be displayed."""
+    """True inside an IPython kernel (Jupyter) with ipywidgets installed."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
         return False
     shell = ipython.get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    in_kernel = shell is not None and getattr(shell, "kernel", None) is not None
+    return in_kernel and importlib.util.find_spec("ipywidgets") is not None
 
 
 def _text(q: Question) -> str:
@@ -367,7 +369,8 @@ def ask(question_id: str, *, widget: bool | None = None):
 
     Args:
         question_id: e.g. "03.sample_vs_rsample".
-        widget: force widgets (True) or plain text (False); None detects a Jupyter kernel.
+        widget: force widgets (True) or plain text (False); None uses widgets in a Jupyter
+            kernel where ipywidgets is installed.
 
     Returns:
         The ipywidgets VBox, or None after printing the question as text.
