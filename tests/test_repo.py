@@ -52,3 +52,15 @@ def test_importing_vaelab_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], "import torchvision/matplotlib lazily"
+
+
+def test_every_subpackage_and_the_data_ship_with_the_package():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    for folder in (ROOT / "vaelab").rglob("*"):
+        if folder.is_dir() and folder.name != "__pycache__" and any(folder.iterdir()):
+            name = ".".join(folder.relative_to(ROOT).parts)
+            assert name in listed, f"add {name!r} to [tool.setuptools] packages in pyproject.toml"
+    assert config["package-data"]["vaelab._data"] == ["*.gz"]
