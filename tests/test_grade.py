@@ -162,7 +162,7 @@ def test_hostile_submissions_are_reported_and_grading_completes(tmp_path):
 
 def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
     refs = _write_solutions(tmp_path / "refs", ["ex04"])
-    out = tmp_path / "report.json"
+    out = tmp_path / "reports" / "report.json"  # a folder that does not exist yet
     code = grade.main([str(EXERCISES / "ex03_reparameterize.py"), str(refs), "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out

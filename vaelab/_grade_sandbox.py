@@ -239,6 +239,15 @@ def _kill(process) -> None:
     process.kill()
 
 
+def _kill_stragglers(pid: int | None) -> None:
+    """End processes the learner's code left behind in the grading process's group."""
+    if pid and hasattr(os, "killpg"):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:  # none left: the usual case
+            pass
+
+
 def run_jobs(jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2) -> list[dict]:
     """Grade each job in its own process, at most ``parallel`` at a time; reports in job order."""
     ctx = _context()
@@ -274,6 +283,7 @@ def run_jobs(jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2) -> li
                 if timed_out:
                     _kill(process)
                 process.join()
+                _kill_stragglers(process.pid)
                 del running[sentinel]
                 reports[index] = collect(
                     job,

@@ -455,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(format_table(report))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
         print(f"report written to {args.json}")
     return 0
@@ -467,6 +468,7 @@ def _main_class(args) -> int:
         return 2
     json_path = Path(args.json) if args.json else Path("gradebook.json")
     csv_path = json_path.with_suffix(".csv")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     write_gradebook(book, json_path, csv_path)
     print(format_gradebook(book))
     print(f"gradebook written to {json_path} and {csv_path}")
