@@ -168,6 +168,15 @@ def save_checkpoint(
     return Path(path)
 
 
+def _build(spec: dict) -> nn.Module:
+    """``models.build``, plus the zoo's digit classifier."""
+    from vaelab import classifier, models
+
+    if isinstance(spec, dict) and spec.get("name") == classifier.DigitClassifier.__name__:
+        return classifier.build(spec)
+    return models.build(spec)
+
+
 def _corrupt_message(path: Path, err: Exception) -> str:
     lines = [line for line in str(err).splitlines() if line.strip()]
     detail = f"{type(err).__name__}: {lines[-1].strip() if lines else ''}"
@@ -193,8 +202,6 @@ def load_checkpoint(
         ``Checkpoint(model, optimizer_state, history, extra, train_state)``; the model is in
         eval mode on ``map_location``.
     """
-    from vaelab import models  # models imports losses only; keep the import graph flat
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: check the path (a file, not a folder)")
@@ -221,7 +228,7 @@ def load_checkpoint(
     missing = {"model", "state_dict"} - set(payload)
     if missing:
         raise ValueError(f"{path} is not a vaelab checkpoint: it lacks {sorted(missing)}")
-    model = models.build(payload["model"])
+    model = _build(payload["model"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
