@@ -38,7 +38,9 @@ def test_unknown_name_lists_the_choices():
     ],
 )
 def test_trains_once_then_loads_from_the_cache(name, cls, latent_dim, monkeypatch):
+    rng = torch.get_rng_state()
     model = zoo.get(name, progress=False, retrain=True)
+    assert torch.equal(torch.get_rng_state(), rng)  # the caller's global RNG is left alone
     assert type(model) is cls and model.latent_dim == latent_dim and not model.training
     files = list(zoo.cache_dir().glob(f"{name}-fast-*.pt"))
     assert len(files) == 1 and str(zoo.cache_dir()).endswith("cache/zoo")

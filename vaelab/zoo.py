@@ -107,8 +107,9 @@ def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module
     train_set = data.load_mnist("train", download=False, limit=limit)
     source = data.source()
     num_epochs = _epochs(setup, len(train_set.x), fast)
-    torch.manual_seed(setup.seed)
-    model = _build(setup)
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        torch.manual_seed(setup.seed)
+        model = _build(setup)
     key = _key(name, setup, num_epochs, model.spec(), source, len(train_set.x))
     path = cache_dir() / f"{name}{'-fast' if fast else ''}-{key}.pt"
     if path.exists() and not retrain:
