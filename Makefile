@@ -9,11 +9,10 @@ STAMP := $(VENV)/.installed
 # Create the virtual environment once; reuse it afterwards.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
 # Install (again) only when the package metadata or the pins change.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install -qq -c constraints.txt -e ".[lab,test]"
 	touch $(STAMP)
 
 setup: $(STAMP)
