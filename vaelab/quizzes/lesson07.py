@@ -91,7 +91,7 @@ QUESTIONS = [
         "id": "07.iwae",
         "text": (
             "Lesson 07 reports log p(x) with the importance-weighted bound "
-            "(vaelab.losses.iwae_bound with 5,000 samples) instead of the ELBO. Why?"
+            "(vaelab.losses.iwae_bound with 1,000 samples) instead of the ELBO. Why?"
         ),
         "options": [
             "It is an upper bound, which is safer to report",
@@ -110,7 +110,7 @@ QUESTIONS = [
             "the bound, so models are compared on (nearly) their likelihood rather than on "
             "how well their encoder approximates the posterior.",
             "It is a Monte-Carlo estimate that reaches log p(x) only as the number of samples "
-            "grows without limit; with 5,000 it is slightly below.",
+            "grows without limit; with 1,000 it is still slightly below.",
         ],
     },
 ]
