@@ -510,7 +510,10 @@ def fit(
             leave=False,
             dynamic_ncols=True,
         )
-    write = bar.write if bar is not None else print
+    # In a terminal, bar.write keeps the bar below the log; the notebook widget needs no help
+    # (its write adds a blank line after every log line there).
+    in_terminal = bar is not None and "notebook" not in type(bar).__module__
+    write = bar.write if in_terminal else print
     if log and first_epoch <= num_epochs:
         write(_log_header())
 
