@@ -64,3 +64,15 @@ def test_every_subpackage_and_the_data_ship_with_the_package():
             name = ".".join(folder.relative_to(ROOT).parts)
             assert name in listed, f"add {name!r} to [tool.setuptools] packages in pyproject.toml"
     assert config["package-data"]["vaelab._data"] == ["*.gz"]
+
+
+def test_readme_vaelab_commands_parse():
+    from vaelab import cli
+
+    commands = re.findall(r"^\.venv/bin/vaelab ([^#\n]*)", README, flags=re.M)
+    assert len(commands) >= 6
+    for command in commands:
+        argv = command.split()
+        if argv[0] == "grade":
+            continue  # grade has its own parser, exercised in tests/test_grade.py
+        cli.build_parser().parse_args(argv)  # raises on an unknown option or subcommand
