@@ -95,6 +95,58 @@ def test_at_least_three_mutants_per_fixed_name_function():
             assert count >= 3, (exercise, name, count)
 
 
+def _mutant(name: str) -> tuple[str, str]:
+    exercise, source_text = next((e, s) for e, n, s, _ in MUTANTS if n == name)
+    return exercise, source(exercise) + "\n\n" + source_text
+
+
+def _by_name(results: list[dict]) -> dict[str, dict]:
+    return {r["name"]: r for r in results}
+
+
+EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
+
+
+def test_ex03_points_per_check():
+    points = {c.name: c.points for c in core.checks_for("ex03")}
+    assert points == {
+        "returns a tensor of mu's shape and dtype": 1,
+        "values with a given eps: z = mu + sigma * eps": 2,
+        "gradients reach mu and logvar (given eps)": 1,
+        "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))": 2,
+        EPS_NONE_GRADIENTS: 3,
+        "inputs unchanged; finite for extreme logvar": 1,
+    }
+
+
+@pytest.mark.parametrize("name", ["torch-normal", "distribution-sample"])
+def test_ex03_sampling_without_gradient_loses_three_points(name):
+    results = _grade_in_process(*_mutant(name))
+    failed = [r for r in results if not r["passed"]]
+    assert [r["name"] for r in failed] == [EPS_NONE_GRADIENTS]
+    assert sum(r["points"] for r in results) == 7
+    assert "no gradient reaches `mu` and `logvar`" in failed[0]["feedback"]
+
+
+def test_ex03_eps_none_gradients_gated_like_given_eps_gradients():
+    results = _by_name(_grade_in_process(*_mutant("missing-half")))
+    assert not results["values with a given eps: z = mu + sigma * eps"]["passed"]
+    for name in ("gradients reach mu and logvar (given eps)", EPS_NONE_GRADIENTS):
+        assert not results[name]["passed"] and results[name]["points"] == 0
+        assert "first make `reparameterize` right" in results[name]["feedback"]
+    assert sum(r["points"] for r in results.values()) == 1  # only the shape check
+
+
+def test_ex04_default_mean_bce_is_named():
+    results = _by_name(_grade_in_process(*_mutant("elbo-bce-default-mean")))
+    check = results["negative_elbo: BCE summed over pixels + KL, per example"]
+    assert not check["passed"] and check["points"] == 0
+    assert "averaged over all pixels and the whole batch" in check["feedback"]
+    assert "reduction='none'" in check["feedback"]
+    assert "sum over each image's pixels" in check["feedback"]
+    assert sum(r["points"] for r in results.values()) == 5  # the three KL checks only
+
+
 def test_feedback_never_shows_expected_arrays():
     results = _grade_in_process("ex03", source("ex03") + MUTANTS[0][2])
     for r in results:

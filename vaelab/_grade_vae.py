@@ -72,6 +72,19 @@ def _bce_mistakes(x_logits: torch.Tensor, x: torch.Tensor, *, extra=None) -> lis
 
     return [
         (
+            "the reconstruction term is one number averaged over all pixels and the whole "
+            "batch: F.binary_cross_entropy_with_logits(x_logits, x) takes the mean over every "
+            "element by default (reduction='mean'). Use reduction='none' and sum over each "
+            "image's pixels, .flatten(1).sum(1), for one value per image.",
+            lambda: add(F.binary_cross_entropy_with_logits(x_logits, x)),
+        ),
+        (
+            "the reconstruction term is one number summed over all pixels and the whole batch "
+            "(reduction='sum'): use reduction='none' and sum over each image's pixels only, "
+            ".flatten(1).sum(1), for one value per image.",
+            lambda: add(F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum")),
+        ),
+        (
             "the reconstruction term is averaged over pixels: sum it over the pixels of each "
             "image instead (it is the log-likelihood of the whole image), e.g. "
             "F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1).",
@@ -532,7 +545,7 @@ def _ex03_shape(mod):
             raise Mistake(f"z is {z.dtype} for {mu.dtype} inputs; keep mu's dtype.")
 
 
-@check("ex03", "values with a given eps: z = mu + sigma * eps", 3)
+@check("ex03", "values with a given eps: z = mu + sigma * eps", 2)
 def _ex03_values(mod):
     reparameterize = learner_function(mod, "reparameterize")
     for mu, logvar, eps in _reparam_cases():
@@ -553,7 +566,7 @@ def _ex03_values(mod):
         )
 
 
-@check("ex03", "gradients reach mu and logvar (given eps)", 2)
+@check("ex03", "gradients reach mu and logvar (given eps)", 1)
 def _ex03_gradients(mod):
     reparameterize = learner_function(mod, "reparameterize")
     mu, logvar, eps = _reparam_cases()[0]
@@ -575,66 +588,97 @@ def _sampling_inputs(n: int = 20000):
     return mu, logvar
 
 
-@check("ex03", "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))", 2)
-def _ex03_sampling(mod):
-    reparameterize = learner_function(mod, "reparameterize")
+def _sampling_problem(reparameterize) -> str | None:
+    """Feedback on the samples drawn without eps (None when they look like N(mu, exp(logvar)))."""
     mu, logvar = _sampling_inputs()
     n = mu.shape[0]
     z1 = as_tensor(reparameterize(mu.clone(), logvar.clone()), "z (called without eps)")
     z2 = as_tensor(reparameterize(mu.clone(), logvar.clone(), eps=None), "z (eps=None)")
     if z1.shape != mu.shape:
-        raise Mistake(f"without eps, z has shape {tuple(z1.shape)}; expected {tuple(mu.shape)}.")
+        return f"without eps, z has shape {tuple(z1.shape)}; expected {tuple(mu.shape)}."
     if torch.equal(z1, z2):
-        raise Mistake(
+        return (
             "two calls without eps gave the same z: draw new noise on every call, e.g. "
             "eps = torch.randn_like(mu)."
         )
+    z1 = z1.detach()
     std = _std(logvar[0])  # (4,)
     implied = (z1 - mu) / std  # the noise the learner used, if z = mu + sigma * eps
     if implied.min() >= -1e-6 and implied.max() <= 1 + 1e-6:
-        raise Mistake(
+        return (
             "the noise looks uniform on [0, 1) (torch.rand): use standard-normal noise, "
             "torch.randn_like(mu)."
         )
     mean, spread = z1.mean(dim=0), z1.std(dim=0)
     if ((mean - mu[0]).abs() > 5 * spread / n**0.5 + 1e-3).any():
-        raise Mistake(
-            "without eps, the samples' mean is not mu: z = mu + sigma * eps with eps of mean 0."
-        )
+        return "without eps, the samples' mean is not mu: z = mu + sigma * eps with eps of mean 0."
     ratio = spread / std
     if ((ratio - 1).abs() < 0.05).all():
-        return
+        return None
     for message, value in (
         ("the 1/2 is missing: the samples' spread is exp(logvar), the variance.", logvar[0].exp()),
         ("`logvar` is used as the standard deviation.", logvar[0].abs()),
         ("`logvar` is used as the variance (sqrt(logvar)).", logvar[0].abs().sqrt()),
     ):
         if ((spread / value - 1).abs() < 0.05).all():
-            raise Mistake(f"without eps, {message} sigma = exp(logvar / 2).")
-    raise Mistake(
+            return f"without eps, {message} sigma = exp(logvar / 2)."
+    return (
         "without eps, the samples' standard deviation is not exp(logvar / 2): is eps standard "
         "normal (torch.randn_like(mu)) and scaled by sigma = exp(logvar / 2)?"
     )
 
 
-@check("ex03", "eps=None: gradients still reach mu and logvar", 1)
+@check("ex03", "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))", 2)
+def _ex03_sampling(mod):
+    problem = _sampling_problem(learner_function(mod, "reparameterize"))
+    if problem:
+        raise Mistake(problem)
+
+
+NO_SAMPLING_GRADIENT = (
+    "without eps, no gradient reaches {names}: torch.normal(mu, std) and "
+    "Distribution.sample() give z without a usable gradient (torch.normal's is exactly 0), "
+    "and .detach() or torch.no_grad() cut it. Draw eps = torch.randn_like(mu) and return "
+    "mu + std * eps (or use Normal(mu, std).rsample())."
+)
+
+
+@check("ex03", "eps=None: gradients still reach mu and logvar", 3)
 def _ex03_sampling_gradients(mod):
     reparameterize = learner_function(mod, "reparameterize")
+    mu, logvar, eps = _reparam_cases()[0]
+    right = close(
+        reparameterize(mu.clone(), logvar.clone(), eps=eps),
+        losses.reparameterize(mu, logvar, eps=eps),
+    )
+    if not right or _sampling_problem(reparameterize):
+        raise Mistake(
+            "first make `reparameterize` right, with a given eps and without one (see the "
+            "values check and the eps=None samples check); this check tests the gradients of "
+            "a working function."
+        )
     inputs = leaves(mu=torch.tensor([[0.5, -1.0, 2.0]]), logvar=torch.tensor([[0.3, -0.7, 1.1]]))
     z = as_tensor(reparameterize(inputs["mu"], inputs["logvar"]), "z (eps=None)")
-    names = "`mu` and `logvar`"
     if not z.requires_grad:
-        raise Mistake(
-            f"without eps, no gradient reaches {names}: torch.normal(mu, std), "
-            "Distribution.sample() and .detach() block it. Draw eps = torch.randn_like(mu) and "
-            "return mu + std * eps (or use .rsample())."
-        )
+        raise Mistake(NO_SAMPLING_GRADIENT.format(names="`mu` and `logvar`"))
     z.sum().backward()
+    blocked = [
+        f"`{key}`"
+        for key, leaf in inputs.items()
+        if leaf.grad is None or not torch.isfinite(leaf.grad).all() or leaf.grad.abs().sum() == 0
+    ]
+    if blocked:
+        raise Mistake(NO_SAMPLING_GRADIENT.format(names=" and ".join(blocked)))
+    # z = mu + exp(logvar / 2) * eps: dz/dmu = 1 and dz/dlogvar = (z - mu) / 2.
+    want = {
+        "mu": torch.ones_like(inputs["mu"]),
+        "logvar": 0.5 * (z.detach() - inputs["mu"].detach()),
+    }
     for key, leaf in inputs.items():
-        if leaf.grad is None or not torch.isfinite(leaf.grad).all() or leaf.grad.abs().sum() == 0:
+        if not close(leaf.grad, want[key]):
             raise Mistake(
-                f"without eps, no gradient reaches `{key}`: is it detached, or is the noise "
-                "drawn with torch.normal(mu, std)? Use mu + std * torch.randn_like(mu)."
+                f"without eps, the gradient of z with respect to `{key}` is not right: z should "
+                "be mu + exp(logvar / 2) * eps, with eps drawn independently of mu and logvar."
             )
 
 
@@ -862,10 +906,13 @@ def _ex04_beta(mod):
 @check("ex04", "negative_elbo: stable for confident logits", 1)
 def _ex04_elbo_stable(mod):
     negative_elbo = learner_function(mod, "negative_elbo")
-    x, x_logits, mu, logvar = _elbo_cases()[1]
     _needs_working(
-        close(
-            negative_elbo(x, x_logits, mu, logvar), _elbo_reference(x, x_logits, mu, logvar, 1.0)
+        all(  # a batch of one as well as of four: a sum over the batch passes the first alone
+            close(
+                negative_elbo(x, x_logits, mu, logvar),
+                _elbo_reference(x, x_logits, mu, logvar, 1.0),
+            )
+            for x, x_logits, mu, logvar in _elbo_cases()[:2]
         ),
         "negative_elbo",
     )

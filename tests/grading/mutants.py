@@ -38,7 +38,16 @@ MUTANTS = [
         "    if eps is None:\n"
         "        return torch.normal(mu, torch.exp(0.5 * logvar))\n"
         "    return mu + torch.exp(0.5 * logvar) * eps\n",
-        "no gradient reaches",
+        "without eps, no gradient reaches `mu` and `logvar`",
+    ),
+    (
+        "ex03",
+        "normal-noise-only",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    if eps is None:\n"
+        "        return mu + torch.normal(torch.zeros_like(mu), torch.exp(0.5 * logvar))\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "without eps, no gradient reaches `logvar`",
     ),
     (
         "ex03",
@@ -47,7 +56,7 @@ MUTANTS = [
         "    if eps is None:\n"
         "        return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()\n"
         "    return mu + torch.exp(0.5 * logvar) * eps\n",
-        "Distribution.sample() and .detach() block it",
+        "Distribution.sample() give z without a usable gradient",
     ),
     (
         "ex03",
@@ -140,6 +149,21 @@ MUTANTS = [
         "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
         "    return bce.flatten(1).mean(1) + beta * kl_divergence(mu, logvar)\n",
         "averaged over pixels",
+    ),
+    (
+        "ex04",
+        "elbo-bce-default-mean",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    return F.binary_cross_entropy_with_logits(x_logits, x) + beta * kl_divergence(mu, logvar)\n",
+        "averaged over all pixels and the whole batch",
+    ),
+    (
+        "ex04",
+        "elbo-bce-sum-everything",
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='sum')\n"
+        "    return bce + beta * kl_divergence(mu, logvar)\n",
+        "summed over all pixels and the whole batch",
     ),
     (
         "ex04",
@@ -385,6 +409,13 @@ MUTANTS = [
         "def reconstruction_loss(x_logits, x):\n"
         "    return F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').mean((1, 2, 3))\n",
         "averaged over pixels",
+    ),
+    (
+        "ex01",
+        "loss-default-mean",
+        "def reconstruction_loss(x_logits, x):\n"
+        "    return F.binary_cross_entropy_with_logits(x_logits, x)\n",
+        "reduction='mean'",
     ),
     (
         "ex02",
