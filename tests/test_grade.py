@@ -166,6 +166,22 @@ def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
     refs = grade.grade_paths([_write_solutions(tmp_path / "refs")], timeout=30)
     assert refs["points"] == refs["max_points"] == 80, grade.format_table(refs)
     assert "Total: 80 / 80 points" in grade.format_table(refs)
+
+    # untouched stubs: one summary line each in the table, every check in the report
+    text = grade.format_table(stubs)
+    assert len(text.splitlines()) == 1 + 8 + 1 + 1, text  # "Summary:", 8 lines, blank, total
+    assert "not implemented yet" not in text and "check" not in text
+    for entry in stubs["exercises"]:
+        assert f"{entry['exercise']}  " in text
+        assert len(entry["checks"]) == len(core.checks_for(entry["exercise"][:4]))
+        assert all("not implemented yet" in c["feedback"] for c in entry["checks"])
+    assert text.count(grade.NOT_STARTED) == 8
+    one = {**stubs, "exercises": stubs["exercises"][2:3], "points": 0, "max_points": 10}
+    assert grade.format_table(one).splitlines() == [
+        f"ex03_reparameterize: 0 / 10 points - {grade.NOT_STARTED}",
+        "",
+        "Total: 0 / 10 points",
+    ]
     assert time.monotonic() - start < 45
 
 
@@ -218,8 +234,13 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
     code = grade.main([str(EXERCISES / "ex03_reparameterize.py"), str(refs), "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "ex03_reparameterize: 0 / 10 points" in printed
-    assert "ex04_elbo: 10 / 10 points" in printed
+    assert "ex04_elbo: 10 / 10 points" in printed  # attempted: its table
+    assert "negative_elbo: beta weights the KL" in printed
+    assert "ex03_reparameterize: 0 / 10" not in printed  # untouched: no table...
+    assert "values with a given eps" not in printed
+    summary = printed[printed.index("Summary:") :].splitlines()
+    assert summary[1].split() == ["ex03_reparameterize", "0", "/", "10", *grade.NOT_STARTED.split()]
+    assert summary[2].split() == ["ex04_elbo", "10", "/", "10", "all", "checks", "pass"]
     report = json.loads(out.read_text())
     assert {"points", "max_points", "exercises"} <= set(report)
     assert (report["points"], report["max_points"]) == (10, 20)
@@ -230,6 +251,32 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
             assert set(c) == {"name", "points", "max_points", "passed", "feedback"}
             assert isinstance(c["passed"], bool) and isinstance(c["feedback"], str)
     assert [e["exercise"] for e in report["exercises"]] == ["ex03_reparameterize", "ex04_elbo"]
+    stub = report["exercises"][0]  # ...but every check in the JSON report
+    assert len(stub["checks"]) == len(core.checks_for("ex03"))
+    assert all("not implemented yet" in c["feedback"] for c in stub["checks"])
+
+
+def test_partly_done_exercise_gets_its_table(tmp_path):
+    partial = source("ex04").split("def negative_elbo")[0]  # kl_divergence done
+    stub = (EXERCISES / "ex04_elbo.py").read_text()
+    text = partial + "\n\n" + "def negative_elbo" + stub.split("def negative_elbo")[1]
+    (tmp_path / "ex04_elbo.py").write_text(text)
+    report = grade.grade_paths([tmp_path], timeout=30)
+    assert not grade.untouched(report["exercises"][0])
+    table = grade.format_table(report)
+    assert "ex04_elbo: 5 / 10 points" in table
+    assert "not implemented yet" in table  # the stubbed function's checks, in the table
+    assert grade.NOT_STARTED not in table
+
+
+def test_cli_grades_the_current_folder_when_it_holds_exercises(tmp_path, monkeypatch, capsys):
+    _write_solutions(tmp_path / "exercises", ["ex07"])
+    monkeypatch.chdir(tmp_path / "exercises")  # a learner who cd'ed into exercises/
+    assert grade.main(["--timeout", "30"]) == 0
+    assert "ex07_evaluation: 10 / 10 points" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # the course's folder: exercises/ as before
+    assert grade.main(["--timeout", "30"]) == 0
+    assert "ex07_evaluation: 10 / 10 points" in capsys.readouterr().out
 
 
 def test_cli_usage_errors_return_2(tmp_path, monkeypatch, capsys):

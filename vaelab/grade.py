@@ -220,30 +220,82 @@ def _num(value: float) -> str:
 FEEDBACK_WIDTH = 60
 
 
+NOT_STARTED = "not started (functions still raise NotImplementedError)"
+
+
+def untouched(entry: dict) -> bool:
+    """True for an exercise whose every check failed because its functions are still stubs."""
+    checks = entry.get("checks") or []
+    return (
+        not entry.get("error")
+        and bool(checks)
+        and all(not c["passed"] and "not implemented yet" in c["feedback"] for c in checks)
+    )
+
+
+def _status(entry: dict) -> str:
+    """One exercise's state in a few words, for the summary."""
+    if entry.get("error"):
+        return "not graded: " + textwrap.shorten(entry["error"], 70, placeholder="...")
+    if untouched(entry):
+        return NOT_STARTED
+    checks = entry["checks"]
+    passed = sum(c["passed"] for c in checks)
+    return "all checks pass" if passed == len(checks) else f"{passed} of {len(checks)} checks pass"
+
+
+def _score(entry: dict) -> str:
+    return f"{_num(entry['points'])} / {_num(entry['max_points'])}"
+
+
+def _exercise_table(ex: dict, show_output: bool) -> list[str]:
+    lines = [f"{ex['exercise']}: {_score(ex)} points"]
+    if ex.get("error"):
+        lines.append(f"  ! {ex['error']}")
+    if ex["checks"]:
+        width = max(len(c["name"]) for c in ex["checks"])
+        lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
+        for c in ex["checks"]:
+            points = f"{_num(c['points'])} / {_num(c['max_points'])}"
+            mark = "ok" if c["passed"] else "x "
+            text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
+            if ex.get("error") and text == f"not graded: {ex['error']}":
+                text = "not graded (see above)"
+            feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
+            lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
+            lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
+    output = ex.get("output", "")
+    if show_output and output.strip():
+        shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
+        lines.append("  printed by your code:")
+        lines += ["    " + line for line in shown.rstrip().splitlines()]
+    lines.append("")
+    return lines
+
+
 def format_table(report: dict, *, show_output: bool = True) -> str:
-    """The report as text: per exercise, a table of check, points and feedback."""
+    """The report as text: a table of check, points and feedback per attempted exercise.
+
+    An untouched exercise (every check fails with NotImplementedError) gets one line, not
+    a table; a report of several exercises ends with a one-line-per-exercise summary.
+    The report itself keeps every check.
+    """
+    exercises = report["exercises"]
     lines = []
-    for ex in report["exercises"]:
-        lines.append(f"{ex['exercise']}: {_num(ex['points'])} / {_num(ex['max_points'])} points")
-        if ex.get("error"):
-            lines.append(f"  ! {ex['error']}")
-        if ex["checks"]:
-            width = max(len(c["name"]) for c in ex["checks"])
-            lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
-            for c in ex["checks"]:
-                points = f"{_num(c['points'])} / {_num(c['max_points'])}"
-                mark = "ok" if c["passed"] else "x "
-                text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
-                if ex.get("error") and text == f"not graded: {ex['error']}":
-                    text = "not graded (see above)"
-                feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
-                lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
-                lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
-        output = ex.get("output", "")
-        if show_output and output.strip():
-            shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
-            lines.append("  printed by your code:")
-            lines += ["    " + line for line in shown.rstrip().splitlines()]
+    for ex in exercises:
+        if untouched(ex) and not (show_output and ex.get("output", "").strip()):
+            if len(exercises) == 1:
+                lines += [f"{ex['exercise']}: {_score(ex)} points - {NOT_STARTED}", ""]
+            continue  # listed in the summary
+        lines += _exercise_table(ex, show_output)
+    if len(exercises) > 1:
+        width = max(len(ex["exercise"]) for ex in exercises)
+        score_width = max(len(_score(ex)) for ex in exercises)
+        lines.append("Summary:")
+        lines += [
+            f"  {ex['exercise']:<{width}}  {_score(ex):>{score_width}}  {_status(ex)}"
+            for ex in exercises
+        ]
         lines.append("")
     lines.append(f"Total: {_num(report['points'])} / {_num(report['max_points'])} points")
     return "\n".join(lines)
@@ -396,7 +448,8 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="exercise files or folders of them (default: exercises/)",
+        help="exercise files or folders of them (default: the exNN_*.py files in the current "
+        "folder if there are any, else exercises/)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
     parser.add_argument(
@@ -438,11 +491,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("vaelab grade: give either PATHs or --class DIR, not both", file=sys.stderr)
                 return 2
             return _main_class(args)
-        paths = args.paths or ["exercises"]
-        if not args.paths and not Path("exercises").is_dir():
+        paths = args.paths or _default_paths()
+        if not paths:
             print(
-                "vaelab grade: no exercises/ folder here; run it from the course's folder or "
-                "give the exercise files to grade",
+                "vaelab grade: no exercises/ folder and no exercise files (exNN_*.py) here; "
+                "run it from the course's folder or from exercises/, or give the exercise "
+                "files to grade",
                 file=sys.stderr,
             )
             return 2
@@ -459,6 +513,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
         print(f"report written to {args.json}")
     return 0
+
+
+def _default_paths() -> list[str]:
+    """What ``vaelab grade`` grades without PATHs: the exercise files in the current folder
+    when it holds any (run from inside exercises/), else ``exercises/``; [] if neither."""
+    if exercise_files(Path.cwd()):
+        return ["."]
+    return ["exercises"] if Path("exercises").is_dir() else []
 
 
 def _main_class(args) -> int:
