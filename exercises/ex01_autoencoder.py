@@ -1,7 +1,8 @@
 """Exercise 01: an autoencoder's forward pass and its reconstruction loss (lesson 01).
 
-Fill in the three functions, then grade them with ``vaelab grade exercises/ex01_autoencoder.py``
-or, in the notebook, ``vaelab.grade.check("ex01")``.
+Fill in the three functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex01_autoencoder.py`` or, in the notebook,
+``vaelab.grade.check("ex01")``.
 
 ``model`` is a ``vaelab.models.MLPAutoencoder`` with three parts:
 ``model.encoder`` (image -> hidden features), ``model.to_z`` (features -> code) and

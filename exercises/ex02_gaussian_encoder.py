@@ -1,7 +1,7 @@
 """Exercise 02: a Gaussian encoder outputs a distribution, not a point (lesson 02).
 
-Fill in the three functions, then grade them with
-``vaelab grade exercises/ex02_gaussian_encoder.py`` or, in the notebook,
+Fill in the three functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex02_gaussian_encoder.py`` or, in the notebook,
 ``vaelab.grade.check("ex02")``.
 
 ``model`` is a ``vaelab.models.MLPVAE`` with ``model.encoder`` (image -> hidden features)

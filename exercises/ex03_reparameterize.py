@@ -1,7 +1,8 @@
 """Exercise 03: the reparameterization trick (lesson 03).
 
-Fill in ``reparameterize``, then grade it with ``vaelab grade exercises/ex03_reparameterize.py``
-or, in the notebook, ``vaelab.grade.check("ex03")``.
+Fill in ``reparameterize``, then grade it from the course's folder with
+``.venv/bin/vaelab grade exercises/ex03_reparameterize.py`` or, in the notebook,
+``vaelab.grade.check("ex03")``.
 """
 
 import torch

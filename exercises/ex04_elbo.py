@@ -1,7 +1,8 @@
 """Exercise 04: the ELBO, the objective a VAE maximises (lesson 04).
 
-Fill in both functions, then grade them with ``vaelab grade exercises/ex04_elbo.py``
-or, in the notebook, ``vaelab.grade.check("ex04")``.
+Fill in both functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex04_elbo.py`` or, in the notebook,
+``vaelab.grade.check("ex04")``.
 
 Both return one value per example, shape (B,): reducing over the batch is the training
 loop's job, not theirs.

@@ -1,7 +1,8 @@
 """Exercise 05: generating images and walking through latent space (lesson 05).
 
-Fill in both functions, then grade them with ``vaelab grade exercises/ex05_sampling.py``
-or, in the notebook, ``vaelab.grade.check("ex05")``.
+Fill in both functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex05_sampling.py`` or, in the notebook,
+``vaelab.grade.check("ex05")``.
 """
 
 import torch

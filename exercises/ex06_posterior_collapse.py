@@ -1,7 +1,7 @@
 """Exercise 06: diagnosing and preventing posterior collapse (lesson 06).
 
-Fill in the four functions, then grade them with
-``vaelab grade exercises/ex06_posterior_collapse.py`` or, in the notebook,
+Fill in the four functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex06_posterior_collapse.py`` or, in the notebook,
 ``vaelab.grade.check("ex06")``.
 """
 

@@ -1,7 +1,8 @@
 """Exercise 07: honest numbers, PSNR and the importance-weighted bound (lesson 07).
 
-Fill in both functions, then grade them with ``vaelab grade exercises/ex07_evaluation.py``
-or, in the notebook, ``vaelab.grade.check("ex07")``.
+Fill in both functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex07_evaluation.py`` or, in the notebook,
+``vaelab.grade.check("ex07")``.
 """
 
 import torch

@@ -1,7 +1,8 @@
 """Exercise 08: anomaly detection with a VAE (lesson 08).
 
-Fill in the three functions, then grade them with ``vaelab grade exercises/ex08_anomaly.py``
-or, in the notebook, ``vaelab.grade.check("ex08")``.
+Fill in the three functions, then grade them from the course's folder with
+``.venv/bin/vaelab grade exercises/ex08_anomaly.py`` or, in the notebook,
+``vaelab.grade.check("ex08")``.
 
 Each returns one score per image, higher meaning "more unusual", computed without
 randomness: use the posterior mean mu as the code (no sampling) and no gradients.

@@ -67,6 +67,18 @@ def test_stub_scores_zero_and_reference_scores_full_in_process(exercise):
     assert [r for r in results if not r["passed"]] == []
 
 
+def test_grade_commands_work_without_an_activated_venv():
+    for name in NAMES.values():
+        doc = (EXERCISES / f"{name}.py").read_text().split('"""')[1]
+        assert f"``.venv/bin/vaelab grade exercises/{name}.py``" in " ".join(doc.split())
+    readme = (EXERCISES / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if "vaelab grade" in line]
+    assert commands and "source .venv/bin/activate" in readme
+    assert all(
+        ".venv/bin/vaelab grade" in line or "plain `vaelab grade" in line for line in commands
+    ), commands
+
+
 # ---------------------------------------------------------------- known mistakes
 
 
