@@ -151,25 +151,22 @@ def evaluate_model(model, x, *, num_samples: int = 100, batch_size: int = 250, s
     """Test-set numbers for a VAE: ELBO terms, IWAE log-likelihood, PSNR, SSIM, active units."""
     import torch
 
-    from vaelab import data, latent, losses, metrics
+    from vaelab import data, latent, losses, metrics, train
 
     device = next(model.parameters()).device
     x = x.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "iwae": 0.0, "psnr": 0.0, "ssim": 0.0}
+    terms = train.evaluate(model, x, generator=generator)  # the same numbers fit logs
+    results = {key: terms[key] for key in ("loss", "recon", "kl")}
+    totals = {"iwae": 0.0, "psnr": 0.0, "ssim": 0.0}
     with torch.no_grad():
         for xb in data.batches(x, batch_size=batch_size):
-            terms = losses.elbo(model(xb, generator=generator), xb)
             x_hat = model.reconstruct(xb)
-            n = len(xb)
-            totals["loss"] += terms.loss.item() * n
-            totals["recon"] += terms.recon.item() * n
-            totals["kl"] += terms.kl.item() * n
             iwae = losses.iwae_bound(model, xb, num_samples=num_samples, generator=generator)
             totals["iwae"] += iwae.sum().item()
             totals["psnr"] += metrics.psnr(xb, x_hat, reduction="sum").item()
             totals["ssim"] += metrics.ssim(xb, x_hat, reduction="sum").item()
-    results = {key: value / len(x) for key, value in totals.items()}
+    results.update({key: value / len(x) for key, value in totals.items()})
     mu, _ = latent.encode_dataset(model, x)
     results["active_units"] = metrics.active_units(mu)
     results["latent_dim"] = model.latent_dim
