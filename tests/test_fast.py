@@ -161,7 +161,10 @@ def test_fit_with_hand_step_matches_fit_with_autograd(mnist_small, monkeypatch, 
     (h_hand, s_hand), (h_auto, s_auto) = runs[True], runs[False]
     for key in ("train_loss", "train_recon", "train_kl", "test_loss", "test_kl"):
         torch.testing.assert_close(
-            torch.tensor(getattr(h_hand, key)), torch.tensor(getattr(h_auto, key)), rtol=1e-4, atol=1e-4
+            torch.tensor(getattr(h_hand, key)),
+            torch.tensor(getattr(h_auto, key)),
+            rtol=1e-4,
+            atol=1e-4,
         )
     for name in s_hand:
         torch.testing.assert_close(s_hand[name], s_auto[name], rtol=1e-3, atol=1e-4)
@@ -174,7 +177,9 @@ def test_fit_uses_the_hand_step_for_mlp_models_on_the_cpu(mnist_small, monkeypat
     monkeypatch.setattr(
         _fast.MLPStep, "__call__", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
     )
-    train.fit(models.MLPVAE(latent_dim=2), x, num_epochs=1, batch_size=128, progress=False, log=False)
+    train.fit(
+        models.MLPVAE(latent_dim=2), x, num_epochs=1, batch_size=128, progress=False, log=False
+    )
     assert len(calls) == 4
     train.fit(models.ConvVAE(latent_dim=2), x[:64], num_epochs=1, progress=False, log=False)
     assert len(calls) == 4  # the conv model trains through autograd

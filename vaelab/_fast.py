@@ -50,7 +50,7 @@ def _has_hooks(model: nn.Module) -> bool:
 
 def mlp_step_applies(model: nn.Module, *, device: torch.device, amp: bool, compile: bool) -> bool:
     """Whether ``MLPStep`` can stand in for autograd for this model and set-up."""
-    from vaelab.models import MLPAutoencoder, MLPVAE
+    from vaelab.models import MLPVAE, MLPAutoencoder
 
     if type(model) not in (MLPVAE, MLPAutoencoder) or amp or compile or device.type != "cpu":
         return False
@@ -79,8 +79,10 @@ class MLPStep:
         dl = s * (sigmoid(l) - x)   (Bernoulli; Gaussian: s * (p - x) * p * (1 - p))
         dW4 = dl' h2, db4 = sum_b dl, dh2 = (dl W4) * [h2 > 0]
         dW3 = dh2' z, db3 = sum_b dh2, dz = dh2 W3
-        VAE: dmu = dz + beta * s * mu * m,  dlv = dz * eps * sigma / 2 + beta * s * (exp(lv) - 1) / 2 * m
-             (m_d = [kl_d >= free_bits], 1 without free bits), dh1 = (dmu Wm + dlv Wl) * [h1 > 0]
+        VAE: dmu = dz + beta * s * mu * m
+             dlv = dz * eps * sigma / 2 + beta * s * (exp(lv) - 1) / 2 * m
+             (m_d = [kl_d >= free_bits], 1 without free bits)
+             dh1 = (dmu Wm + dlv Wl) * [h1 > 0]
         AE:  dh1 = (dz Wz) * [h1 > 0]
         dW1 = dh1' x, db1 = sum_b dh1
     """
@@ -167,8 +169,11 @@ class MLPStep:
         if self.vae:
             (gwm, gbm), (gwl, gbl) = head_g
             dmu = torch.addcmul(dz, mu, torch.as_tensor(scale, dtype=mu.dtype))
-            dlv = dz.mul_(eps).mul_(std).mul_(0.5).addcmul_(
-                var - 1.0, torch.as_tensor(scale, dtype=mu.dtype), value=0.5
+            dlv = (
+                dz.mul_(eps)
+                .mul_(std)
+                .mul_(0.5)
+                .addcmul_(var - 1.0, torch.as_tensor(scale, dtype=mu.dtype), value=0.5)
             )
             torch.mm(dmu.t(), h1, out=gwm)
             torch.sum(dmu, 0, out=gbm)
