@@ -543,6 +543,7 @@ def fit(
         for epoch in range(first_epoch, num_epochs + 1):
             start = time.perf_counter()
             sums = torch.zeros(3, device=device)  # loss, recon, kl, summed over examples
+            host_sums = [0.0, 0.0, 0.0]  # the same, from the hand-derived step (floats)
             found_inf = torch.zeros((), device=device) if sync_free else None
             skipped = torch.zeros((), device=device) if sync_free else None
             beta_now = 0.0
@@ -553,26 +554,31 @@ def fit(
                 if binarize:
                     xb = data.binarize(xb, generator=noise_gen)
                 beta_now = float(beta_at(step))
-                if hand_step is not None:  # loss terms and gradients in one call
+                if hand_step is not None:  # loss terms (floats) and gradients in one call
                     terms = hand_step(xb, beta=beta_now, generator=noise_gen)
-                    loss = terms.loss
-                    if not torch.isfinite(loss):
+                    if not math.isfinite(terms.loss):
                         raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
-                else:
-                    with autocast():
-                        terms = _objective(
-                            step_model,
-                            xb,
-                            beta=beta_now,
-                            free_bits=free_bits,
-                            likelihood=likelihood,
-                            generator=noise_gen,
-                        )
-                    loss = terms.loss.float()
-                    if not sync_free and not torch.isfinite(loss):
-                        raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    optimizer_step()
+                    for i, value in enumerate(terms):
+                        host_sums[i] += value * len(xb)
+                    step += 1
+                    if bar is not None:
+                        bar.update()
+                    continue
+                with autocast():
+                    terms = _objective(
+                        step_model,
+                        xb,
+                        beta=beta_now,
+                        free_bits=free_bits,
+                        likelihood=likelihood,
+                        generator=noise_gen,
+                    )
+                loss = terms.loss.float()
+                if not sync_free and not torch.isfinite(loss):
+                    raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
                 if sync_free:  # sticky: after a bad step every later step is skipped too
                     torch.logical_or(found_inf, ~torch.isfinite(loss), out=found_inf)
                     optimizer.found_inf, optimizer.grad_scale = found_inf, None
@@ -593,7 +599,10 @@ def fit(
                             epoch, step - num_skipped, batch_index + 1 - num_skipped, lr_now
                         )
                     )
-            train_loss, train_recon, train_kl = (sums / len(train_x)).tolist()  # one sync
+            train_loss, train_recon, train_kl = (
+                (total + host) / len(train_x)
+                for total, host in zip(sums.tolist(), host_sums, strict=True)  # one sync
+            )
             if not math.isfinite(train_loss):  # a non-finite gradient that slipped through
                 raise TrainingDiverged(_diverged_message(epoch, step - 1, batch_index, lr_now))
             history.epoch.append(epoch)
