@@ -561,32 +561,29 @@ def fit(
                     optimizer_step()
                     for i, value in enumerate(terms):
                         host_sums[i] += value * len(xb)
-                    step += 1
-                    if bar is not None:
-                        bar.update()
-                    continue
-                with autocast():
-                    terms = _objective(
-                        step_model,
-                        xb,
-                        beta=beta_now,
-                        free_bits=free_bits,
-                        likelihood=likelihood,
-                        generator=noise_gen,
-                    )
-                loss = terms.loss.float()
-                if not sync_free and not torch.isfinite(loss):
-                    raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if sync_free:  # sticky: after a bad step every later step is skipped too
-                    torch.logical_or(found_inf, ~torch.isfinite(loss), out=found_inf)
-                    optimizer.found_inf, optimizer.grad_scale = found_inf, None
-                optimizer_step()
-                if sync_free:
-                    skipped += found_inf
-                parts = [loss.detach(), terms.recon.detach().float(), terms.kl.detach().float()]
-                sums.add_(torch.stack(parts), alpha=len(xb))  # on the device: no sync
+                else:
+                    with autocast():
+                        terms = _objective(
+                            step_model,
+                            xb,
+                            beta=beta_now,
+                            free_bits=free_bits,
+                            likelihood=likelihood,
+                            generator=noise_gen,
+                        )
+                    loss = terms.loss.float()
+                    if not sync_free and not torch.isfinite(loss):
+                        raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if sync_free:  # sticky: after a bad step every later step is skipped too
+                        torch.logical_or(found_inf, ~torch.isfinite(loss), out=found_inf)
+                        optimizer.found_inf, optimizer.grad_scale = found_inf, None
+                    optimizer_step()
+                    if sync_free:
+                        skipped += found_inf
+                    parts = [loss.detach(), terms.recon.detach().float(), terms.kl.detach().float()]
+                    sums.add_(torch.stack(parts), alpha=len(xb))  # on the device: no sync
                 step += 1
                 if bar is not None:
                     bar.update()
