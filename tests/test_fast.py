@@ -3,6 +3,8 @@ torch.optim.Adam.step as oracles."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -95,6 +97,65 @@ def test_direct_adam_is_bit_identical_to_optimizer_step():
     for k in a:
         for key in ("step", "exp_avg", "exp_avg_sq"):
             assert torch.equal(a[k][key], b[k][key]), (k, key)
+
+
+def test_direct_adam_follows_a_loaded_state_dict():
+    """opt.load_state_dict mid-run replaces the state tensors: the direct call must use the
+    new ones (bit for bit what Adam.step does after the same load)."""
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(6, 4)), torch.nn.Parameter(torch.randn(4))]
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    opt = torch.optim.Adam(params, lr=1e-2, fused=True)
+    ref = torch.optim.Adam(twins, lr=1e-2, fused=True)
+    step = _fast.AdamStep(opt)
+    saved = None
+    for i in range(7):
+        grads = [torch.randn_like(p) for p in params]
+        for p, t, g in zip(params, twins, grads, strict=True):
+            p.grad, t.grad = g.clone(), g.clone()
+        if i == 2:
+            saved = copy.deepcopy(ref.state_dict())
+        if i == 5:  # roll both optimisers' moments back to step 2
+            opt.load_state_dict(copy.deepcopy(saved))  # load_state_dict does not copy
+            ref.load_state_dict(copy.deepcopy(saved))
+        step()
+        ref.step()
+        for p, t in zip(params, twins, strict=True):
+            assert torch.equal(p, t), i
+    assert step.lists
+    for k, st in opt.state_dict()["state"].items():
+        assert st["step"].item() == 4  # 2 before the save, then steps 5 and 6
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(st[key], ref.state_dict()["state"][k][key])
+
+
+def test_direct_adam_counts_steps_per_parameter():
+    params = [torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2, 2))]
+    opt = torch.optim.Adam(params, lr=0.1, fused=True)
+    step = _fast.AdamStep(opt)
+    for _ in range(5):
+        for p in params:
+            p.grad = torch.ones_like(p)
+        step()
+    steps = [opt.state[p]["step"] for p in params]
+    assert [s.item() for s in steps] == [5.0, 5.0]
+    assert all(s.shape == () for s in steps)
+
+
+def test_hand_step_rebinds_gradients_a_callback_cleared():
+    """model.zero_grad() sets every .grad to None between steps: the next hand step must
+    give the parameters fresh gradients, equal to autograd's."""
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 8, 8)
+    model = models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=24, latent_dim=3)
+    step = _fast.MLPStep(model, likelihood="bernoulli", free_bits=0.0)
+    step(x, beta=1.0, generator=torch.Generator().manual_seed(1))
+    model.zero_grad(set_to_none=True)
+    step(x, beta=1.0, generator=torch.Generator().manual_seed(2))
+    got = {name: p.grad.clone() for name, p in model.named_parameters()}
+    _, want = _autograd_terms(model, x, beta=1.0, free_bits=0.0, likelihood="bernoulli", seed=2)
+    for name, grad in want.items():
+        torch.testing.assert_close(got[name], grad, rtol=0, atol=1e-5 * grad.abs().max().item())
 
 
 def test_direct_adam_falls_back_for_other_optimisers():

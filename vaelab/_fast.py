@@ -16,6 +16,7 @@ autograd path.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import nn
@@ -93,11 +94,32 @@ class MLPStep:
         self.layers = [model.encoder[1], *heads, model.decoder[0], model.decoder[2]]
         self.likelihood = likelihood
         self.free_bits = float(free_bits)
-        for layer in self.layers:
-            for p in (layer.weight, layer.bias):
-                if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
-                    p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
         self.pixels = model.encoder[1].in_features
+        self._bind()
+
+    def _params(self) -> list[nn.Parameter]:
+        return [p for layer in self.layers for p in (layer.weight, layer.bias)]
+
+    def _bind(self) -> None:
+        """Give every parameter a contiguous ``.grad`` and keep (weights, grads) at hand."""
+        params = self._params()
+        for p in params:
+            if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
+                p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
+        self._bound = params
+        self._grads = [p.grad for p in params]
+        self._weights = [p.detach() for p in params]
+
+    def _tensors(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The cached (weights, grads), bound again if a parameter or its ``.grad`` was
+        replaced since the last step (a callback calling ``model.zero_grad()``, say)."""
+        params = self._params()
+        grads = [p.grad for p in params]
+        if not all(map(operator.is_, params, self._bound)) or not all(
+            map(operator.is_, grads, self._grads)
+        ):
+            self._bind()
+        return self._weights, self._grads
 
     @torch.no_grad()
     def __call__(
@@ -111,15 +133,14 @@ class MLPStep:
         batch = len(x)
         s = 1.0 / batch
         xf = x.reshape(batch, self.pixels)
-        w = [(layer.weight.detach(), layer.bias.detach()) for layer in self.layers]
-        g = [(layer.weight.grad, layer.bias.grad) for layer in self.layers]
-        (w1, b1), *head_w, (w3, b3), (w4, b4) = w
-        (gw1, gb1), *head_g, (gw3, gb3), (gw4, gb4) = g
+        weights, grads = self._tensors()
+        w1, b1, *head_w, w3, b3, w4, b4 = weights
+        gw1, gb1, *head_g, gw3, gb3, gw4, gb4 = grads
 
         # forward
         h1 = torch.addmm(b1, xf, w1.t()).relu_()
         if self.vae:
-            (wm, bm), (wl, bl) = head_w
+            wm, bm, wl, bl = head_w
             mu = torch.addmm(bm, h1, wm.t())
             lv = torch.addmm(bl, h1, wl.t())
             gen_device = generator.device if generator is not None else mu.device
@@ -127,7 +148,7 @@ class MLPStep:
             std = lv.mul(0.5).exp_()
             z = torch.addcmul(mu, std, eps)  # mu + sigma * eps, as losses.reparameterize
         else:
-            ((wz, bz),) = head_w
+            wz, bz = head_w
             z = torch.addmm(bz, h1, wz.t())
         h2 = torch.addmm(b3, z, w3.t()).relu_()
         logits = torch.addmm(b4, h2, w4.t())
@@ -135,17 +156,18 @@ class MLPStep:
 
         # loss terms, and the gradient of the loss with respect to the logits
         if self.likelihood == "bernoulli":
-            # softplus(l) = max(l, 0) + log(1 + exp(-|l|)): stable, and cheaper than log1p
-            # on the CPU (the absolute error, under 1e-7 nats a pixel, is far below the noise).
-            soft = logits.abs().neg_().exp_().add_(1.0).log_()
+            # softplus(l) = max(l, 0) + log(1 + exp(-|l|)) (stable; log is cheaper than log1p
+            # on the CPU, and the error, under 1e-7 nats a pixel, is far below the noise), and
+            # sum max(l, 0) = (sum |l| + sum l) / 2: one fresh (B, pixels) buffer, not three.
+            a = logits.abs()
+            sum_abs = a.sum().item()
+            sum_soft = a.neg_().exp_().add_(1.0).log_().sum().item()
             recon_sum = (
-                soft.sum().item()
-                + logits.clamp_min(0.0).sum().item()
-                - torch.dot(lf, xf.view(-1)).item()
+                sum_soft + 0.5 * (sum_abs + lf.sum().item()) - torch.dot(lf, xf.view(-1)).item()
             )
-            dl = torch.sigmoid(logits).sub_(xf).mul_(s)
+            dl = logits.sigmoid_().sub_(xf).mul_(s)  # in place: the logits are not needed again
         else:
-            p = torch.sigmoid(logits)
+            p = logits.sigmoid_()  # in place: the logits are not needed again
             diff = p - xf
             recon_sum = 0.5 * diff.pow(2).sum().item() + 0.5 * math.log(2 * math.pi) * xf.numel()
             dl = diff.mul_(p).mul_(1.0 - p).mul_(s)
@@ -176,7 +198,7 @@ class MLPStep:
         torch.sum(dh2, 0, out=gb3)
         dz = torch.mm(dh2, w3)
         if self.vae:
-            (gwm, gbm), (gwl, gbl) = head_g
+            gwm, gbm, gwl, gbl = head_g
             # d(KL)/d(mu) = mu, d(KL)/d(logvar) = (exp(logvar) - 1) / 2, each times beta * s
             # (and the free-bits mask); dz/dlogvar = sigma * eps / 2.
             if isinstance(scale, float):
@@ -192,7 +214,7 @@ class MLPStep:
             torch.sum(dlv, 0, out=gbl)
             dh1 = torch.mm(dmu, wm).addmm_(dlv, wl)
         else:
-            ((gwz, gbz),) = head_g
+            gwz, gbz = head_g
             torch.mm(dz.t(), h1, out=gwz)
             torch.sum(dz, 0, out=gbz)
             dh1 = torch.mm(dz, wz)
@@ -208,13 +230,16 @@ class AdamStep:
     The first step goes through ``optimizer.step()`` (which creates the state); later
     steps call the same fused kernel with the same state tensors and hyperparameters, so
     the result is bit for bit ``optimizer.step()``'s and ``optimizer.state_dict()`` stays
-    valid for checkpoints. Anything unusual (hooks, several groups, amsgrad, a tensor lr,
-    a missing gradient) falls back to ``optimizer.step()``.
+    valid for checkpoints. After ``optimizer.load_state_dict`` the next step goes through
+    ``optimizer.step()`` again and the new state is used from then on. Anything unusual
+    (hooks, several groups, amsgrad, a tensor lr, a missing gradient) falls back to
+    ``optimizer.step()``.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer):
         self.optimizer = optimizer
         self.lists = None
+        self._state = self._groups = None
 
     def _usable(self) -> bool:
         opt = self.optimizer
@@ -235,19 +260,36 @@ class AdamStep:
             return False
         return hasattr(torch, "_fused_adam_")
 
+    def _bind(self, params: list[torch.Tensor]) -> None:
+        """Keep the state's tensors at hand; make the step counters views of one tensor,
+        so that one ``add_`` counts the step for every parameter (``_foreach_add_`` over
+        a list of scalars costs as much as a small matmul)."""
+        opt = self.optimizer
+        state = [opt.state[p] for p in params]
+        counters = torch.stack([st["step"].detach() for st in state])
+        for i, st in enumerate(state):
+            st["step"] = counters[i]
+        self.lists = (
+            [p.detach() for p in params],
+            [st["exp_avg"] for st in state],
+            [st["exp_avg_sq"] for st in state],
+            [st["step"] for st in state],
+            counters,
+        )
+        self._state, self._groups = opt.state, opt.param_groups
+
     def __call__(self) -> None:
         opt = self.optimizer
         params = opt.param_groups[0]["params"] if opt.param_groups else []
+        if self.lists and (opt.state is not self._state or opt.param_groups is not self._groups):
+            self.lists = None  # load_state_dict replaced the state: bind it again
         if self.lists is None:
             opt.step()
-            if self._usable() and all(len(opt.state.get(p, {})) for p in params):
-                state = [opt.state[p] for p in params]
-                self.lists = (
-                    [p.detach() for p in params],
-                    [st["exp_avg"] for st in state],
-                    [st["exp_avg_sq"] for st in state],
-                    [st["step"] for st in state],
-                )
+            usable = self._usable() and all(
+                isinstance(opt.state.get(p, {}).get("step"), torch.Tensor) for p in params
+            )
+            if usable:
+                self._bind(params)
             else:
                 self.lists = False
             return
@@ -257,8 +299,8 @@ class AdamStep:
             return
         group = opt.param_groups[0]
         beta1, beta2 = group["betas"]
-        weights, exp_avgs, exp_avg_sqs, steps = self.lists
-        torch._foreach_add_(steps, 1)
+        weights, exp_avgs, exp_avg_sqs, steps, counters = self.lists
+        counters.add_(1)
         torch._fused_adam_(
             weights,
             grads,
