@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 import types
 from pathlib import Path
@@ -348,3 +349,40 @@ def test_check_finds_the_exercise_from_a_notebook_folder(tmp_path, monkeypatch, 
     assert "<table>" in grade.html_table(report)
     with pytest.raises(FileNotFoundError, match="ex09"):
         grade.find_exercise("ex09", tmp_path / "notebooks")
+
+
+GREEDY = (
+    "import torch\n\n\n"
+    "def reparameterize(mu, logvar, eps=None):\n"
+    "    waste = torch.ones(2**28)  # 1 GiB, written\n"
+    "    eps = torch.randn_like(mu) if eps is None else eps\n"
+    "    return mu + torch.exp(0.5 * logvar) * eps + 0 * waste[0]\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA: Linux only")
+def test_memory_limit_fails_the_greedy_checks_with_feedback(tmp_path):
+    (tmp_path / "ex03_reparameterize.py").write_text(GREEDY)
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top" / "ex03_reparameterize.py").write_text(
+        "import torch\n\nTABLE = torch.ones(2**28)\n"
+    )
+    limited = grade.grade_paths(
+        [tmp_path / "ex03_reparameterize.py", tmp_path / "top"], timeout=30, memory_gb=0.25
+    )
+    greedy, top = limited["exercises"]
+    assert greedy["error"] is None and greedy["points"] == 0  # graded, not killed
+    memory_feedback = [c["feedback"] for c in greedy["checks"] if "0.25 GiB" in c["feedback"]]
+    assert len(memory_feedback) == len(greedy["checks"])
+    assert "can't allocate memory" in memory_feedback[0]
+    assert "more memory than grading allows (0.25 GiB)" in top["error"]
+    assert "importing ex03_reparameterize.py failed" in top["error"]
+
+    unlimited = grade.grade_paths([tmp_path / "ex03_reparameterize.py"], timeout=30, memory_gb=0)
+    assert unlimited["points"] == unlimited["max_points"]  # the limit was the only problem
+
+
+def test_cli_refuses_a_negative_memory_limit(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert grade.main(["--memory", "-1"]) == 2
+    assert "--memory must be 0 (no limit) or a number of GiB" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 FEEDBACK_CHARS = 400  # longest feedback text kept from an exception message
+MEMORY_LIMIT_GB: float | None = None  # set in a grading process that has a memory limit
 
 
 class Mistake(Exception):
@@ -88,6 +89,17 @@ EXCEPTION_HINTS = (
 )
 
 
+def _hint(e: BaseException, text: str) -> str:
+    """The hint added to an exception's feedback: what the error usually means here."""
+    if isinstance(e, MemoryError) or "can't allocate memory" in text.lower():
+        limit = f"{MEMORY_LIMIT_GB:g} GiB" if MEMORY_LIMIT_GB else "the machine's memory"
+        return (
+            f" - more memory than grading allows ({limit}): is a tensor far bigger than "
+            "the exercise needs, or kept in a list on every iteration?"
+        )
+    return next((h for key, h in EXCEPTION_HINTS if key in text.lower()), "")
+
+
 def learner_function(module: ModuleType, name: str) -> Callable:
     """The learner's function ``name``, wrapped so that whatever it raises becomes a Mistake."""
     fn = getattr(module, name, None)
@@ -111,7 +123,7 @@ def learner_function(module: ModuleType, name: str) -> Callable:
             raise Mistake(f"`{name}` recursed without end (RecursionError).") from None
         except BaseException as e:  # the learner's bug, reported in words
             text = str(e)
-            hint = next((h for key, h in EXCEPTION_HINTS if key in text.lower()), "")
+            hint = _hint(e, text)
             raise Mistake(f"`{name}` raised {type(e).__name__}: {_shorten(text)}{hint}") from None
 
     return call
@@ -340,6 +352,7 @@ def import_file(path: str | Path) -> ModuleType:
             where = f" (line {frames[-1].lineno})"
         raise Mistake(
             f"importing {path.name} failed{where}: {type(e).__name__}: {_shorten(str(e))}"
+            f"{_hint(e, str(e))}"
         ) from None
     return module
 

@@ -38,6 +38,29 @@ class Job:
 # ---------------------------------------------------------------- inside the grading process
 
 
+def _limit_memory(gigabytes: float | None) -> None:
+    """Let this grading process allocate at most ``gigabytes`` GiB more than it holds now.
+
+    Linux only (``RLIMIT_DATA`` counts malloc and anonymous mmap there): past the limit an
+    allocation fails with MemoryError or torch's "can't allocate memory", which the checks
+    report as feedback, instead of the machine swapping or the kernel killing a process.
+    """
+    if not gigabytes or not sys.platform.startswith("linux"):
+        return
+    try:
+        import resource
+
+        with open("/proc/self/status", encoding="ascii") as f:
+            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+        limit = held + int(gigabytes * 2**30)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, OSError, ValueError, StopIteration):
+        return
+    from vaelab import _grade_core
+
+    _grade_core.MEMORY_LIMIT_GB = gigabytes
+
+
 def _limit_output_size() -> None:
     try:
         import resource
@@ -89,7 +112,9 @@ def _capture_output(output_path: str) -> tuple[_CappedWriter, _CappedWriter]:
     return sys.stdout, sys.stderr
 
 
-def child_main(path: str, exercise: str, result_path: str, output_path: str) -> None:
+def child_main(
+    path: str, exercise: str, result_path: str, output_path: str, memory_gb: float | None = None
+) -> None:
     """Entry point of a grading process: grade ``path`` and write JSON lines to ``result_path``."""
     results = open(result_path, "a", encoding="utf-8")  # noqa: SIM115  (open until os._exit)
 
@@ -103,6 +128,7 @@ def child_main(path: str, exercise: str, result_path: str, output_path: str) -> 
             os.setpgrp()  # so that a timeout also ends any process the learner started
         writers = _capture_output(output_path)
         _limit_output_size()
+        _limit_memory(memory_gb)
         import torch
 
         from vaelab._grade_core import run_exercise
@@ -178,7 +204,10 @@ def _why_it_stopped(exitcode: int | None, timed_out: bool, timeout: float) -> st
         except ValueError:
             name = f"signal {-exitcode}"
         if -exitcode == getattr(signal, "SIGKILL", 9):
-            return f"the grading process was killed ({name}): out of memory?"
+            return (
+                f"the grading process was killed ({name}): out of memory? (vaelab grade "
+                "--memory sets how much each exercise may use)"
+            )
         return f"the grading process crashed ({name})"
     return (
         f"the grading process ended early with exit code {exitcode}: does your code call "
@@ -248,8 +277,13 @@ def _kill_stragglers(pid: int | None) -> None:
             pass
 
 
-def run_jobs(jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2) -> list[dict]:
-    """Grade each job in its own process, at most ``parallel`` at a time; reports in job order."""
+def run_jobs(
+    jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2, memory_gb: float | None = None
+) -> list[dict]:
+    """Grade each job in its own process, at most ``parallel`` at a time; reports in job order.
+
+    ``memory_gb``: GiB each process may allocate beyond what it starts with (Linux; None or
+    0 for no limit)."""
     ctx = _context()
     reports: list[dict | None] = [None] * len(jobs)
     waiting = list(enumerate(jobs))
@@ -260,7 +294,7 @@ def run_jobs(jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2) -> li
                 index, job = waiting.pop(0)
                 result_path = Path(tmp, f"{index}.jsonl")
                 output_path = Path(tmp, f"{index}.out")
-                args = (str(job.path), job.exercise, str(result_path), str(output_path))
+                args = (str(job.path), job.exercise, str(result_path), str(output_path), memory_gb)
                 process = ctx.Process(target=child_main, args=args, daemon=True)
                 process.start()
                 running[process.sentinel] = (

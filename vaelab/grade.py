@@ -2,13 +2,14 @@
 
 Three ways in:
 
-- ``vaelab grade [PATH ...] [--json FILE] [--class DIR] [--timeout S]`` from a terminal
-  (``main`` takes the arguments after the word "grade");
+- ``vaelab grade [PATH ...] [--json FILE] [--class DIR] [--timeout S] [--memory GB]`` from
+  a terminal (``main`` takes the arguments after the word "grade");
 - ``vaelab.grade.check("ex03")`` in a notebook: grades ``exercises/ex03_*.py`` and shows
   the table inline;
 - ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict.
 
-Each exercise file is graded in its own process with a time limit (see
+Each exercise file is graded in its own process with a time limit and, on Linux, a memory
+limit (see
 ``vaelab._grade_sandbox``); the checks live in ``vaelab._grade_vae`` (ex01 - ex04) and
 ``vaelab._grade_latent`` (ex05 - ex08). The report has the shape::
 
@@ -45,6 +46,7 @@ EXERCISES = {
 EXERCISE_FILE = re.compile(r"^(ex\d\d)_\w*\.py$")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_PARALLEL = 2
+DEFAULT_MEMORY_GB = 4.0  # GiB each grading process may allocate (Linux), 0 for no limit
 
 
 class GradeReport(dict):
@@ -125,11 +127,16 @@ def _summed(exercises: list[dict]) -> GradeReport:
     )
 
 
-def _run(items: list[tuple[Path, str | None, str | None]], timeout: float, parallel: int):
+def _run(
+    items: list[tuple[Path, str | None, str | None]],
+    timeout: float,
+    parallel: int,
+    memory_gb: float | None = DEFAULT_MEMORY_GB,
+):
     from vaelab._grade_sandbox import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
-    graded = iter(run_jobs(jobs, timeout=timeout, parallel=parallel))
+    graded = iter(run_jobs(jobs, timeout=timeout, parallel=parallel, memory_gb=memory_gb))
     return [
         next(graded) if error is None else _not_gradable(path, error)
         for path, exercise, error in items
@@ -141,6 +148,7 @@ def grade_paths(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
+    memory_gb: float | None = DEFAULT_MEMORY_GB,
 ) -> GradeReport:
     """Grade exercise files, or folders of them; each in its own process.
 
@@ -148,11 +156,14 @@ def grade_paths(
         paths: files named ``exNN_topic.py`` and/or folders holding them.
         timeout: seconds each exercise may take before it is stopped.
         parallel: exercises graded at the same time.
+        memory_gb: GiB each exercise's process may allocate beyond what it starts with
+            (enforced on Linux); past it an allocation fails and the check says so.
+            None or 0: no limit.
 
     Returns:
         The report: ``{"points", "max_points", "exercises": [...]}`` (see the module doc).
     """
-    report = _summed(_run(_expand(paths), timeout, parallel))
+    report = _summed(_run(_expand(paths), timeout, parallel, memory_gb))
     report["timeout"] = timeout
     return report
 
@@ -345,8 +356,11 @@ def grade_class(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
+    memory_gb: float | None = DEFAULT_MEMORY_GB,
 ) -> dict:
     """Grade every learner's subfolder of ``folder``: the gradebook, learner x exercise x check.
+
+    ``timeout``, ``parallel`` and ``memory_gb`` are as for ``grade_paths``.
 
     A learner folder holds the exercise files (or an ``exercises/`` folder with them). An
     exercise that some learners submitted and others did not scores 0 for the latter.
@@ -364,7 +378,7 @@ def grade_class(
         for path, exercise, error in _expand(_learner_files(learner)):
             items.append((path, exercise, error))
             owners.append(learner.name)
-    graded = _run(items, timeout, parallel)
+    graded = _run(items, timeout, parallel, memory_gb)
     plans: dict[str, dict] = {}  # exercise name -> a graded entry, to know its checks
     for entry in graded:
         if entry["checks"]:
@@ -466,6 +480,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"seconds each exercise may take (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--memory",
+        type=float,
+        default=DEFAULT_MEMORY_GB,
+        metavar="GB",
+        help="GiB each exercise may allocate; past it the allocation fails and the check says "
+        f"so (Linux; default {DEFAULT_MEMORY_GB:g}, 0 for no limit)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=DEFAULT_PARALLEL,
@@ -485,6 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.timeout <= 0:
         print("vaelab grade: --timeout must be a positive number of seconds", file=sys.stderr)
         return 2
+    if not args.memory >= 0:  # also refuses nan
+        print("vaelab grade: --memory must be 0 (no limit) or a number of GiB", file=sys.stderr)
+        return 2
     try:
         if args.class_dir:
             if args.paths:
@@ -500,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        report = grade_paths(paths, timeout=args.timeout, parallel=args.jobs)
+        report = grade_paths(paths, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory)
     except FileNotFoundError as e:
         print(f"vaelab grade: {e}", file=sys.stderr)
         return 2
@@ -524,7 +549,9 @@ def _default_paths() -> list[str]:
 
 
 def _main_class(args) -> int:
-    book = grade_class(args.class_dir, timeout=args.timeout, parallel=args.jobs)
+    book = grade_class(
+        args.class_dir, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory
+    )
     if not book["learners"]:
         print(f"vaelab grade: no learner folders in {args.class_dir}", file=sys.stderr)
         return 2
