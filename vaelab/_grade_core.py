@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -89,14 +90,22 @@ EXCEPTION_HINTS = (
 )
 
 
-def _hint(e: BaseException, text: str) -> str:
+def _out_of_memory(e: BaseException) -> str | None:
+    """For an allocation that failed: what happened, in words; None for other errors."""
+    text = str(e)
+    if not (isinstance(e, MemoryError) or "can't allocate memory" in text.lower()):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", text)
+    size = f" (one tensor of {int(asked.group(1)) / 2**30:.2g} GiB)" if asked else ""
+    limit = f"{MEMORY_LIMIT_GB:g} GiB" if MEMORY_LIMIT_GB else "the machine's memory"
+    return (
+        f"ran out of memory{size}: more than grading allows ({limit}). Is a tensor far "
+        "bigger than the exercise needs, or are results kept in a list on every iteration?"
+    )
+
+
+def _hint(text: str) -> str:
     """The hint added to an exception's feedback: what the error usually means here."""
-    if isinstance(e, MemoryError) or "can't allocate memory" in text.lower():
-        limit = f"{MEMORY_LIMIT_GB:g} GiB" if MEMORY_LIMIT_GB else "the machine's memory"
-        return (
-            f" - more memory than grading allows ({limit}): is a tensor far bigger than "
-            "the exercise needs, or kept in a list on every iteration?"
-        )
     return next((h for key, h in EXCEPTION_HINTS if key in text.lower()), "")
 
 
@@ -122,9 +131,13 @@ def learner_function(module: ModuleType, name: str) -> Callable:
         except RecursionError:
             raise Mistake(f"`{name}` recursed without end (RecursionError).") from None
         except BaseException as e:  # the learner's bug, reported in words
+            memory = _out_of_memory(e)
+            if memory:
+                raise Mistake(f"`{name}` {memory}") from None
             text = str(e)
-            hint = _hint(e, text)
-            raise Mistake(f"`{name}` raised {type(e).__name__}: {_shorten(text)}{hint}") from None
+            raise Mistake(
+                f"`{name}` raised {type(e).__name__}: {_shorten(text)}{_hint(text)}"
+            ) from None
 
     return call
 
@@ -350,9 +363,12 @@ def import_file(path: str | Path) -> ModuleType:
         frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
         if frames:
             where = f" (line {frames[-1].lineno})"
+        memory = _out_of_memory(e)
+        if memory:
+            raise Mistake(f"importing {path.name}{where} {memory}") from None
         raise Mistake(
             f"importing {path.name} failed{where}: {type(e).__name__}: {_shorten(str(e))}"
-            f"{_hint(e, str(e))}"
+            f"{_hint(str(e))}"
         ) from None
     return module
 
