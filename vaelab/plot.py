@@ -30,10 +30,12 @@ __all__ = [
     "latent_scatter",
     "make_grid",
     "manifold_codes",
+    "mutual_information_heatmap",
     "posterior_ellipses",
     "reconstructions",
     "roc_curves",
     "training_curves",
+    "traversal_grid",
 ]
 
 CELL_INCHES = 0.6  # size of one 28x28 image in a grid figure
@@ -564,4 +566,113 @@ def roc_curves(
     ax.set_aspect("equal")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or "ROC")
+    return fig
+
+
+def traversal_grid(
+    images,
+    *,
+    row_labels: Sequence[str] | None = None,
+    values: Sequence[float] | None = None,
+    title: str | None = None,
+    padding: int = 2,
+) -> Figure:
+    """Latent traversals: one row per latent dimension, one column per value it takes.
+
+    Args:
+        images: (R, S, C, H, W) in [0, 1], as ``vaelab.disentangle.traversals`` returns.
+        row_labels: R labels written left of the rows (e.g. "z3  KL 2.1").
+        values: S numbers written under the columns (the swept values).
+        title: figure title.
+        padding: white pixels between images.
+
+    Returns:
+        A Figure with one axes whose image is ``make_grid(images.reshape(R * S, C, H, W),
+        nrow=S)``; the rows' labels are its y tick labels.
+    """
+    shape = tuple(np.shape(images))
+    if len(shape) != 5:
+        raise ValueError(
+            f"expected images of shape (R, S, C, H, W) - one row of S images per swept "
+            f"dimension, as disentangle.traversals returns - got {shape}"
+        )
+    r, steps, c, h, w = shape
+    for name, labels, want in (("row_labels", row_labels, r), ("values", values, steps)):
+        if labels is not None and len(labels) != want:
+            raise ValueError(f"need {want} {name}, one per {'row' if want == r else 'column'}")
+    flat = images.reshape(r * steps, c, h, w)
+    grid = make_grid(flat, nrow=steps, padding=padding)
+    fig, ax = _new_figure(
+        figsize=(steps * CELL_INCHES + 1.0, r * CELL_INCHES + 0.4 * bool(title) + 0.3)
+    )
+    _show_grid(ax, grid)
+    if row_labels is not None:
+        ax.set_yticks([padding + i * (h + padding) + h / 2 for i in range(r)], list(row_labels))
+        ax.tick_params(axis="y", length=0, labelsize=8)
+    if values is not None:
+        ax.set_xticks(
+            [padding + j * (w + padding) + w / 2 for j in range(steps)],
+            [f"{v:g}" for v in values],
+        )
+        ax.tick_params(axis="x", length=0, labelsize=7)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def mutual_information_heatmap(
+    mi,
+    *,
+    factor_names: Sequence[str] | None = None,
+    entropy=None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Mutual information between latent dimensions (rows) and known factors (columns).
+
+    Args:
+        mi: (D, K) in nats, e.g. ``vaelab.disentangle.mig(...).mi``.
+        factor_names: K column labels.
+        entropy: (K,) the factors' entropies; when given, each column is divided by it, so a
+            cell reads as the share of the factor's information held by that dimension.
+        ax: draw into this axes instead of a new figure.
+        title: axes title.
+
+    Returns:
+        The Figure; the image's values are the (normalised) matrix, and each cell shows its
+        value to two decimals.
+    """
+    values = _numpy(mi, name="mi")
+    if values.ndim != 2:
+        raise ValueError(f"expected mi of shape (D, K), got {values.shape}")
+    d, k = values.shape
+    if factor_names is not None and len(factor_names) != k:
+        raise ValueError(f"need {k} factor_names, one per column of mi, got {len(factor_names)}")
+    unit = "nats"
+    if entropy is not None:
+        h = _numpy(entropy, name="entropy")
+        if h.shape != (k,):
+            raise ValueError(f"expected entropy of shape ({k},), got {h.shape}")
+        values = values / h
+        unit = "share of the factor's entropy"
+    fig, ax = _figure_and_axes(ax, figsize=(1.2 * k + 2.0, 0.32 * d + 1.2))
+    image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=0.0)
+    for i in range(d):
+        for j in range(k):
+            dark = values[i, j] < 0.5 * max(values.max(), 1e-12)
+            ax.text(
+                j,
+                i,
+                f"{values[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
+    ax.set_xticks(range(k), list(factor_names) if factor_names is not None else range(k))
+    ax.set_yticks(range(d), [f"z{i}" for i in range(d)], fontsize=7)
+    ax.set_xlabel("factor")
+    ax.set_ylabel("latent dimension")
+    fig.colorbar(image, ax=ax, label=unit)
+    ax.set_title(title or "mutual information")
     return fig
