@@ -151,5 +151,6 @@ def test_mutual_information_heatmap_shows_the_matrix():
     h = torch.tensor([2.0, 4.0])
     fig = plot.mutual_information_heatmap(mi, entropy=h)
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), (mi / h).numpy())
+    assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)  # shares: a fixed 0-1 scale
     with pytest.raises(ValueError, match="need 2 factor_names"):
         plot.mutual_information_heatmap(mi, factor_names=["a"])

@@ -11,9 +11,13 @@ x, y), two tools answer the question:
   entropy; averaged over factors. 1 when each factor lives in exactly one dimension, 0
   when no dimension stands out (two dimensions sharing a factor equally also score 0).
 
-The mutual information is estimated from a histogram: each dimension's codes (usually
-the posterior means) are cut into ``bins`` equal-width bins over their range, and the
-discrete mutual information with the factor's grid index is computed in nats. With few
+The mutual information is estimated from a histogram: each dimension's codes are cut into
+``bins`` equal-width bins over their range, and the discrete mutual information with the
+factor's grid index is computed in nats. Chen et al. define it through the encoder's
+distribution q(z | x); one draw z ~ q(z | x) per example, binned, is a simple estimate of
+that. Posterior means also work, but a dimension at the prior then still scores: its means
+wobble with the input by amounts the noise would drown, and binning over the dimension's
+own small range magnifies them. With few
 examples per bin the estimate is biased upwards by about ``(bins - 1)(m - 1) / 2N`` nats
 for a factor with ``m`` values, which is why the score uses a gap between dimensions.
 """
@@ -46,7 +50,7 @@ def _check_codes(codes: torch.Tensor) -> None:
         )
         raise ValueError(
             f"codes should be a float tensor of shape (N, D), one row per example (for a "
-            f"VAE, the posterior means from model.encode); got {got}"
+            f"VAE, one draw z ~ q(z | x) per example, or the posterior means); got {got}"
         )
     if len(codes) < 2:
         raise ValueError(f"codes need at least 2 examples to estimate anything; got {len(codes)}")
@@ -119,7 +123,8 @@ def mutual_information(
     """(D, K) mutual information in nats between each code dimension and each factor.
 
     Args:
-        codes: (N, D) float, e.g. posterior means; discretised with ``discretize``.
+        codes: (N, D) float, e.g. one draw z ~ q(z | x) per example; discretised with
+            ``discretize``.
         factors: (N, K) integer grid indices of the known factors.
         bins: histogram bins per code dimension.
     """
@@ -138,7 +143,7 @@ def mig(codes: torch.Tensor, factors: torch.Tensor, *, bins: int = 20) -> MIG:
     """The mutual information gap of ``codes`` with respect to known ``factors``.
 
     Args:
-        codes: (N, D) float with D >= 2, e.g. the posterior means of a VAE.
+        codes: (N, D) float with D >= 2, e.g. one draw z ~ q(z | x) per example.
         factors: (N, K) integer grid indices; each factor should take at least 2 values.
         bins: histogram bins per code dimension.
 

@@ -634,7 +634,8 @@ def mutual_information_heatmap(
         mi: (D, K) in nats, e.g. ``vaelab.disentangle.mig(...).mi``.
         factor_names: K column labels.
         entropy: (K,) the factors' entropies; when given, each column is divided by it, so a
-            cell reads as the share of the factor's information held by that dimension.
+            cell reads as the share of the factor's information held by that dimension, and
+            the colour scale runs from 0 to 1 (a dim map is a code that holds little).
         ax: draw into this axes instead of a new figure.
         title: axes title.
 
@@ -656,21 +657,22 @@ def mutual_information_heatmap(
         values = values / h
         unit = "share of the factor's entropy"
     fig, ax = _figure_and_axes(ax, figsize=(1.2 * k + 2.0, 0.32 * d + 1.2))
-    image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=0.0)
+    vmax = 1.0 if entropy is not None else None  # shares: one fixed scale for every map
+    image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=0.0, vmax=vmax)
     for i in range(d):
         for j in range(k):
-            dark = values[i, j] < 0.5 * max(values.max(), 1e-12)
+            dark = values[i, j] < 0.5 * (vmax or max(values.max(), 1e-12))
             ax.text(
                 j,
                 i,
                 f"{values[i, j]:.2f}",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="white" if dark else "black",
             )
     ax.set_xticks(range(k), list(factor_names) if factor_names is not None else range(k))
-    ax.set_yticks(range(d), [f"z{i}" for i in range(d)], fontsize=7)
+    ax.set_yticks(range(d), [f"z{i}" for i in range(d)], fontsize=8)
     ax.set_xlabel("factor")
     ax.set_ylabel("latent dimension")
     fig.colorbar(image, ax=ax, label=unit)

@@ -67,7 +67,7 @@ QUESTIONS = [
         "id": "09.mig_shared",
         "text": (
             "Two latent dimensions hold an exact copy of the x position each, and no other "
-            "dimension knows anything about x. What is the MIG score for the factor x?"
+            "dimension knows anything about x. What is x's normalised gap, its term in MIG?"
         ),
         "options": ["1", "0.5", "0", "It cannot be computed"],
         "correct": 2,
