@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test test-fast lint format bench clean
+.PHONY: setup lab test test-fast lint format bench gpu-check clean
 
 # Create the virtual environment once; reuse it afterwards.
 $(PY):
@@ -39,6 +39,10 @@ format: setup
 
 bench: setup
 	$(PY) benchmarks/train_throughput.py
+
+# Every CUDA path (fit with amp/compile, the NaN stop, the lessons, the benchmark): one table.
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

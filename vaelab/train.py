@@ -1,16 +1,16 @@
 """Training: ``fit`` for VAEs and autoencoders, its ``History``, and checkpoints.
 
-``fit`` trains over in-memory tensors (no DataLoader), with BCE from logits, Adam and
-evaluation in inference mode. All of its randomness (shuffling, eps, binarisation)
-comes from generators seeded by ``seed``, so on the CPU the same seed, initial weights
-and data give the same numbers, bit for bit; a run resumed from a checkpoint written by
-``fit(..., checkpoint=path)`` continues exactly as if it had never stopped.
+``fit`` runs the loop you would write yourself: for every batch, the model's forward
+(``model(x)``), the loss, ``zero_grad``, ``backward``, ``optimizer.step()``, and a log line
+per epoch. It is quick because of general means, not shortcuts: the data sits in memory
+as tensors (no DataLoader), the reconstruction loss is BCE from logits, Adam is the fused
+kernel, evaluation runs in inference mode, and on CUDA ``amp`` (bf16) and ``compile`` are
+one flag away.
 
-On the CPU, ``MLPVAE`` and ``MLPAutoencoder`` train through a hand-derived forward and
-backward (``vaelab._fast.MLPStep``: the maths of ``losses.elbo`` differentiated by hand,
-about 1.3x faster than autograd on two cores); every other model, and any model with
-hooks or frozen parameters, trains through autograd. Both give the same numbers up to
-float rounding (tests/test_fast.py).
+All of its randomness (shuffling, eps, binarisation) comes from generators seeded by
+``seed``, so on the CPU the same seed, initial weights and data give the same numbers,
+bit for bit; a run resumed from a checkpoint written by ``fit(..., checkpoint=path)``
+continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -31,14 +31,16 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from vaelab import _fast, data, losses
+from vaelab import data, losses
 from vaelab.checks import check_images
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "Checkpoint",
     "History",
+    "LossFn",
     "TrainingDiverged",
+    "default_loss",
     "evaluate",
     "fit",
     "load_checkpoint",
@@ -49,6 +51,9 @@ CHECKPOINT_FORMAT = 1
 LIKELIHOODS = ("bernoulli", "gaussian")
 EVAL_BATCH_SIZE = 1000
 Callback = Callable[[int, "History", nn.Module], Any]
+# loss_fn(out, x, beta): out is the model's output (a VAEOutput; for an autoencoder, its
+# x_logits); returns per-image losses (B,), their mean, or an ELBOTerms of batch means.
+LossFn = Callable[[Any, torch.Tensor, float], "torch.Tensor | losses.ELBOTerms"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -250,29 +255,57 @@ def load_checkpoint(
     )
 
 
-# ------------------------------------------------------------------------- the step
+# ---------------------------------------------------------------------- the objective
 
 
 def _is_vae(model: nn.Module) -> bool:
     return hasattr(model, "to_mu")
 
 
-def _objective(
-    model: nn.Module,
-    x: torch.Tensor,
-    *,
-    beta: float,
-    free_bits: float,
-    likelihood: str,
-    generator: torch.Generator | None,
-) -> losses.ELBOTerms:
-    """Loss, reconstruction and KL of one batch (batch means); KL is 0 for autoencoders."""
+def default_loss(model: nn.Module, *, free_bits: float = 0.0, likelihood: str = "bernoulli"):
+    """The loss ``fit`` minimises when given no ``loss_fn``.
+
+    For a VAE, ``losses.elbo`` (the negative ELBO with KL weight ``beta`` and free bits);
+    for an autoencoder, the reconstruction loss alone (its KL column reads 0).
+
+    Returns:
+        ``loss_fn(out, x, beta) -> losses.ELBOTerms`` of batch means, in nats per image.
+    """
     if _is_vae(model):
-        out = model(x, generator=generator)
-        return losses.elbo(out, x, beta=beta, free_bits=free_bits, likelihood=likelihood)
-    out = model(x)
-    recon = losses.reconstruction_nll(out.x_logits, x, likelihood=likelihood, reduction="mean")
-    return losses.ELBOTerms(recon, recon, torch.zeros((), device=x.device, dtype=recon.dtype))
+
+        def vae_loss(out, x: torch.Tensor, beta: float) -> losses.ELBOTerms:
+            return losses.elbo(out, x, beta=beta, free_bits=free_bits, likelihood=likelihood)
+
+        return vae_loss
+
+    def autoencoder_loss(x_logits: torch.Tensor, x: torch.Tensor, beta: float):
+        recon = losses.reconstruction_nll(x_logits, x, likelihood=likelihood, reduction="mean")
+        return losses.ELBOTerms(recon, recon, torch.zeros_like(recon))
+
+    return autoencoder_loss
+
+
+def _loss_terms(
+    loss_fn: LossFn, out, x: torch.Tensor, beta: float, *, vae: bool, likelihood: str
+) -> losses.ELBOTerms:
+    """Call ``loss_fn`` on one batch: the loss to minimise, and recon and KL to log.
+
+    A ``loss_fn`` that returns only a loss gets its batch's reconstruction and KL measured
+    here (without gradient), so the log shows what the model does whatever it minimises.
+    """
+    result = loss_fn(out if vae else out.x_logits, x, beta)
+    if isinstance(result, losses.ELBOTerms):
+        return result
+    if not isinstance(result, torch.Tensor) or result.shape not in ((), (len(x),)):
+        got = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+        raise ValueError(
+            f"loss_fn must return per-image losses of shape ({len(x)},) or their mean (a "
+            f"scalar tensor), got {got}; return losses.ELBOTerms to log recon and KL of your own"
+        )
+    with torch.no_grad():
+        recon = losses.reconstruction_nll(out.x_logits, x, likelihood=likelihood)
+        kl = losses.kl_per_dim(out.mu, out.logvar).mean(dim=0).sum() if vae else 0 * recon
+    return losses.ELBOTerms(result.mean(), recon, kl)
 
 
 @torch.inference_mode()
@@ -331,45 +364,7 @@ def evaluate(
     }
 
 
-def _diverged_message(epoch: int, step: int, batch: int, lr: float | None) -> str:
-    lr_text = f"lr={lr:g}" if lr is not None else "the learning rate"
-    return (
-        f"training diverged at epoch {epoch}, step {step} (batch {batch} of the epoch): the loss "
-        "is NaN or inf. Likely causes: the learning rate is too high "
-        f"({lr_text}; try 10x smaller); logvar exploding, so exp(logvar) overflows (a smaller lr "
-        "helps, or clamp logvar); or data not in [0, 1] (divide by 255 or use vaelab.data). "
-        "The model keeps its weights from before this step."
-    )
-
-
-def _sync_free_nan_check(optimizer: torch.optim.Optimizer, device: torch.device) -> bool:
-    """On CUDA, a fused Adam can skip a bad step on the device (its ``found_inf`` input),
-    sparing a host sync per step; elsewhere the loss is checked on the host each step."""
-    return device.type == "cuda" and bool(optimizer.defaults.get("fused", False))
-
-
-def _use_hand_step(model: nn.Module, *, device: torch.device, amp: bool, compile: bool) -> bool:
-    """Whether fit uses the hand-derived MLP step (tests switch it off to compare)."""
-    return _fast.mlp_step_applies(model, device=device, amp=amp, compile=compile)
-
-
-def _make_adam(params: Iterable[nn.Parameter], lr: float, device: torch.device):
-    # Fused Adam is the fastest here on CUDA and on the CPU (measured: fused > foreach >
-    # for-loop on 2 CPU cores for the 784-400-20 MLP VAE); other devices get the default.
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.Adam(params, lr=lr, fused=True if fused else None)
-
-
-def _log_header() -> str:
-    return f"{'epoch':>5}  {'loss':>9}  {'recon':>9}  {'kl':>9}  {'test_loss':>9}"
-
-
-def _log_line(history: History) -> str:
-    test = f"{history.test_loss[-1]:9.3f}" if history.test_loss else f"{'-':>9}"
-    return (
-        f"{history.epoch[-1]:>5d}  {history.train_loss[-1]:9.3f}  "
-        f"{history.train_recon[-1]:9.3f}  {history.train_kl[-1]:9.3f}  {test}"
-    )
+# ------------------------------------------------------ what surrounds the training step
 
 
 def _check_hparams(*, num_epochs, batch_size, lr, beta, free_bits, likelihood) -> None:
@@ -390,6 +385,183 @@ def _check_hparams(*, num_epochs, batch_size, lr, beta, free_bits, likelihood) -
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
 
 
+def _place(model: nn.Module, train_x, test_x, device, amp: bool):
+    """Check the model and the data once, and move both to the training device."""
+    if not hasattr(model, "config") or not hasattr(model, "check_inputs"):
+        raise ValueError(
+            f"fit trains vaelab models (vaelab.models), got {type(model).__name__}; "
+            "build one with e.g. vaelab.models.MLPVAE(latent_dim=20)"
+        )
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if amp and device.type != "cuda":
+        raise ValueError(
+            f"amp=True (bf16 autocast) needs a CUDA device, got {device}; "
+            "leave amp=False on the CPU"
+        )
+    check_images(train_x, model.config.image_shape, name="train_x")
+    if test_x is not None:
+        check_images(test_x, model.config.image_shape, name="test_x")
+        test_x = test_x.to(device)
+    return model.to(device), train_x.to(device), test_x, device
+
+
+def _make_adam(params: Iterable[nn.Parameter], lr: float, device: torch.device):
+    # Fused Adam (one kernel for all parameters) is the fastest here on CUDA and on the CPU
+    # (measured on 2 CPU cores: fused > foreach > for-loop); other devices get the default.
+    fused = device.type in ("cuda", "cpu")
+    return torch.optim.Adam(params, lr=lr, fused=True if fused else None)
+
+
+class _RandomStreams:
+    """fit's generators: shuffling (on the CPU, where ``data.batches`` draws), eps and
+    binarisation (on the device), and evaluation (re-seeded for every evaluation)."""
+
+    def __init__(self, seed: int, device: torch.device):
+        self.seed = seed
+        self.shuffle = torch.Generator().manual_seed(seed)
+        self.noise = torch.Generator(device=device).manual_seed(seed + 1)
+        self.eval = torch.Generator(device=device)
+
+    def for_evaluation(self) -> torch.Generator:
+        return self.eval.manual_seed(self.seed + 2)  # the same eps at every evaluation
+
+
+@contextlib.contextmanager
+def _training_mode(model: nn.Module):
+    """Train mode, without the model's per-batch input checks (fit checked the data once)."""
+    check_inputs, was_training = model.check_inputs, model.training
+    model.check_inputs = False
+    model.train()
+    try:
+        yield
+    finally:
+        model.check_inputs = check_inputs
+        model.train(was_training)
+
+
+def _diverged_message(epoch: int, step: int, batch: int, lr: float | None) -> str:
+    lr_text = f"lr={lr:g}" if lr is not None else "the learning rate"
+    return (
+        f"training diverged at epoch {epoch}, step {step} (batch {batch} of the epoch): the loss "
+        "is NaN or inf. Likely causes: the learning rate is too high "
+        f"({lr_text}; try 10x smaller); logvar exploding, so exp(logvar) overflows (a smaller lr "
+        "helps, or clamp logvar); or data not in [0, 1] (divide by 255 or use vaelab.data). "
+        "The model keeps its weights from before this step."
+    )
+
+
+def _sync_free_nan_check(optimizer: torch.optim.Optimizer, device: torch.device) -> bool:
+    return device.type == "cuda" and bool(optimizer.defaults.get("fused", False))
+
+
+class _DivergenceGuard:
+    """Stops training on a NaN or inf loss; the weights stay those from before that step.
+
+    On the CPU the loss is checked before every step. On CUDA with fused Adam, reading the
+    loss on the host every step would make the CPU wait for the GPU; there, Adam is told on
+    the device to skip a bad step (its ``found_inf`` input; once set, every later step of
+    the epoch is skipped too), and the count of skipped steps is read once per epoch.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, device: torch.device):
+        self.optimizer = optimizer
+        self.lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
+        self.on_device = _sync_free_nan_check(optimizer, device)
+        self.found_inf = torch.zeros((), device=device)
+        self.skipped = torch.zeros((), device=device)
+
+    def check(self, loss: torch.Tensor, *, epoch: int, step: int, batch: int) -> None:
+        if not self.on_device and not torch.isfinite(loss):
+            raise TrainingDiverged(_diverged_message(epoch, step, batch, self.lr))
+
+    def step(self, loss: torch.Tensor) -> None:
+        """``optimizer.step()``, skipped on the device after a bad loss (CUDA, fused Adam)."""
+        if self.on_device:
+            torch.logical_or(self.found_inf, ~torch.isfinite(loss), out=self.found_inf)
+            self.optimizer.found_inf, self.optimizer.grad_scale = self.found_inf, None
+        self.optimizer.step()
+        if self.on_device:
+            self.skipped += self.found_inf
+
+    def end_of_epoch(self, train_loss: float, *, epoch: int, step: int, batch: int) -> None:
+        """Raise if a step was skipped or a non-finite gradient slipped into the weights."""
+        skipped = int(self.skipped) if self.on_device else 0
+        if skipped:
+            raise TrainingDiverged(
+                _diverged_message(epoch, step - skipped, batch + 1 - skipped, self.lr)
+            )
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(_diverged_message(epoch, step - 1, batch, self.lr))
+
+    def close(self) -> None:
+        if self.on_device:
+            self.optimizer.found_inf = None
+
+
+class _Progress:
+    """The progress bar (tqdm; the notebook widget in Jupyter) and the per-epoch log."""
+
+    def __init__(self, *, total_steps: int, progress: bool, log: bool):
+        self.bar, self.log = None, log
+        if progress and total_steps > 0:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total_steps, desc="fit", unit="step", leave=False)
+        # In a terminal, bar.write keeps the bar below the log; the notebook widget needs no
+        # help (its write adds a blank line after every log line there).
+        in_terminal = self.bar is not None and "notebook" not in type(self.bar).__module__
+        self.write = self.bar.write if in_terminal else print
+        if log and total_steps > 0:
+            self.write(f"{'epoch':>5}  {'loss':>9}  {'recon':>9}  {'kl':>9}  {'test_loss':>9}")
+
+    def step(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def epoch(self, history: History) -> None:
+        h = history
+        if self.log:
+            test = f"{h.test_loss[-1]:9.3f}" if h.test_loss else f"{'-':>9}"
+            self.write(
+                f"{h.epoch[-1]:>5d}  {h.train_loss[-1]:9.3f}  "
+                f"{h.train_recon[-1]:9.3f}  {h.train_kl[-1]:9.3f}  {test}"
+            )
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{h.train_loss[-1]:.2f}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _record_epoch(history: History, epoch: int, means: list[float], beta: float) -> None:
+    history.epoch.append(epoch)
+    history.train_loss.append(means[0])
+    history.train_recon.append(means[1])
+    history.train_kl.append(means[2])
+    history.beta.append(beta)
+
+
+def _record_test(history: History, result: dict[str, Any]) -> None:
+    history.test_loss.append(result["loss"])
+    history.test_recon.append(result["recon"])
+    history.test_kl.append(result["kl"])
+    history.test_kl_per_dim.append(result["kl_per_dim"])
+
+
+def _save_resumable(path, model, optimizer, history, *, step, rng, batch_size, num_train):
+    """A checkpoint with what ``fit(resume=...)`` needs to continue this run exactly."""
+    train_state = {
+        "step": step,
+        "seed": rng.seed,
+        "batch_size": batch_size,
+        "num_train": num_train,
+        "shuffle_rng": rng.shuffle.get_state(),
+        "noise_rng": rng.noise.get_state(),
+    }
+    save_checkpoint(path, model, optimizer=optimizer, history=history, train_state=train_state)
+
+
 # -------------------------------------------------------------------------------- fit
 
 
@@ -404,6 +576,7 @@ def fit(
     beta: float | Callable[[int], float] = 1.0,
     free_bits: float = 0.0,
     likelihood: str = "bernoulli",
+    loss_fn: LossFn | None = None,
     binarize: bool = False,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -428,8 +601,14 @@ def fit(
         lr: Adam learning rate (ignored when ``optimizer`` is given).
         beta: KL weight, a number or a schedule ``step -> float`` (``vaelab.schedules``);
             the step counts from 0 across epochs.
-        free_bits: nats per latent dimension that cost nothing (see ``losses.elbo``).
+        free_bits: nats per latent dimension that cost nothing (see ``losses.elbo``); used
+            by the default loss and by evaluation.
         likelihood: "bernoulli" (BCE from logits) or "gaussian".
+        loss_fn: your own objective, ``loss_fn(out, x, beta)`` with the model's output
+            (a ``VAEOutput``; for an autoencoder its ``x_logits``), the batch and this
+            step's KL weight, returning per-image losses (B,) or their mean. None:
+            ``default_loss`` (``losses.elbo``). The log's recon and KL columns and the
+            test numbers are always the model's own reconstruction loss and KL.
         binarize: dynamic binarisation, fresh 0/1 pixels for every batch.
         seed: seeds every random draw inside fit (shuffling, eps, binarisation). The
             initial weights are the model's: seed with ``torch.manual_seed`` before building it.
@@ -461,197 +640,75 @@ def fit(
         free_bits=free_bits,
         likelihood=likelihood,
     )
-    if not hasattr(model, "config") or not hasattr(model, "check_inputs"):
-        raise ValueError(
-            f"fit trains vaelab models (vaelab.models), got {type(model).__name__}; "
-            "build one with e.g. vaelab.models.MLPVAE(latent_dim=20)"
-        )
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    if amp and device.type != "cuda":
-        raise ValueError(
-            f"amp=True (bf16 autocast) needs a CUDA device, got {device}; "
-            "leave amp=False on the CPU"
-        )
-    image_shape = model.config.image_shape
-    check_images(train_x, image_shape, name="train_x")
-    if test_x is not None:
-        check_images(test_x, image_shape, name="test_x")
-    model.to(device)
-    train_x = train_x.to(device)
-    test_x = test_x.to(device) if test_x is not None else None
-    if optimizer is None:
-        optimizer = _make_adam(model.parameters(), lr, device)
-
-    # Random streams: shuffling on the CPU (vaelab.data.batches draws there), eps and
-    # binarisation on the device, and a fixed stream re-seeded for every evaluation.
-    shuffle_gen = torch.Generator().manual_seed(seed)
-    noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    eval_gen = torch.Generator(device=device)
+    model, train_x, test_x, device = _place(model, train_x, test_x, device, amp)
+    optimizer = optimizer or _make_adam(model.parameters(), lr, device)
+    loss_fn = loss_fn or default_loss(model, free_bits=free_bits, likelihood=likelihood)
+    beta_at = beta if callable(beta) else (lambda _step, b=float(beta): b)
+    rng = _RandomStreams(seed, device)
     history, step = History(), 0
     if resume is not None:
         history, step = _resume(
             resume,
             model=model,
             optimizer=optimizer,
-            device=device,
-            shuffle_gen=shuffle_gen,
-            noise_gen=noise_gen,
-            expected={"seed": seed, "batch_size": batch_size, "num_train": len(train_x)},
+            rng=rng,
+            batch_size=batch_size,
+            num_train=len(train_x),
         )
-    first_epoch = len(history) + 1
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    beta_at = beta if callable(beta) else (lambda _step, b=float(beta): b)
-    sync_free = _sync_free_nan_check(optimizer, device)
-    step_model = torch.compile(model) if compile else model
+    vae = _is_vae(model)
+    forward = torch.compile(model) if compile else model
     autocast = (
-        (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16))
-        if amp
-        else contextlib.nullcontext
+        (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     )
-    lr_now = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
-    # On the CPU: the MLP models' hand-derived step, and Adam's kernel without step()'s
-    # Python overhead (vaelab._fast; same maths, checked against autograd in the tests).
-    hand_step = (
-        _fast.MLPStep(model, likelihood=likelihood, free_bits=free_bits)
-        if _use_hand_step(model, device=device, amp=amp, compile=compile)
-        else None
-    )
-    optimizer_step = _fast.AdamStep(optimizer) if device.type == "cpu" else optimizer.step
-
-    bar = None
-    if progress and first_epoch <= num_epochs:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=(num_epochs - first_epoch + 1) * steps_per_epoch,
-            desc="fit",
-            unit="step",
-            leave=False,
-            dynamic_ncols=True,
-        )
-    # In a terminal, bar.write keeps the bar below the log; the notebook widget needs no help
-    # (its write adds a blank line after every log line there).
-    in_terminal = bar is not None and "notebook" not in type(bar).__module__
-    write = bar.write if in_terminal else print
-    if log and first_epoch <= num_epochs:
-        write(_log_header())
-
-    check_inputs, was_training = model.check_inputs, model.training
-    model.check_inputs = False  # the data was checked once above: no per-batch sync
-    model.train()
-    try:
-        for epoch in range(first_epoch, num_epochs + 1):
+    guard = _DivergenceGuard(optimizer, device)
+    steps_left = (num_epochs - len(history)) * math.ceil(len(train_x) / batch_size)
+    progress = _Progress(total_steps=steps_left, progress=progress, log=log)
+    with _training_mode(model), contextlib.closing(progress), contextlib.closing(guard):
+        for epoch in range(len(history) + 1, num_epochs + 1):
             start = time.perf_counter()
-            sums = torch.zeros(3, device=device)  # loss, recon, kl, summed over examples
-            host_sums = [0.0, 0.0, 0.0]  # the same, from the hand-derived step (floats)
-            found_inf = torch.zeros((), device=device) if sync_free else None
-            skipped = torch.zeros((), device=device) if sync_free else None
-            beta_now = 0.0
-            batch_index = 0
-            for batch_index, xb in enumerate(
-                data.batches(train_x, batch_size=batch_size, shuffle=True, generator=shuffle_gen)
-            ):
-                if binarize:
-                    xb = data.binarize(xb, generator=noise_gen)
-                beta_now = float(beta_at(step))
-                if hand_step is not None:  # loss terms (floats) and gradients in one call
-                    terms = hand_step(xb, beta=beta_now, generator=noise_gen)
-                    if not math.isfinite(terms.loss):
-                        raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
-                    optimizer_step()
-                    for i, value in enumerate(terms):
-                        host_sums[i] += value * len(xb)
-                else:
-                    with autocast():
-                        terms = _objective(
-                            step_model,
-                            xb,
-                            beta=beta_now,
-                            free_bits=free_bits,
-                            likelihood=likelihood,
-                            generator=noise_gen,
-                        )
-                    loss = terms.loss.float()
-                    if not sync_free and not torch.isfinite(loss):
-                        raise TrainingDiverged(_diverged_message(epoch, step, batch_index, lr_now))
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if sync_free:  # sticky: after a bad step every later step is skipped too
-                        torch.logical_or(found_inf, ~torch.isfinite(loss), out=found_inf)
-                        optimizer.found_inf, optimizer.grad_scale = found_inf, None
-                    optimizer_step()
-                    if sync_free:
-                        skipped += found_inf
-                    parts = [loss.detach(), terms.recon.detach().float(), terms.kl.detach().float()]
-                    sums.add_(torch.stack(parts), alpha=len(xb))  # on the device: no sync
-                step += 1
-                if bar is not None:
-                    bar.update()
-            if sync_free:
-                optimizer.found_inf = None
-                num_skipped = int(skipped)
-                if num_skipped:
-                    raise TrainingDiverged(
-                        _diverged_message(
-                            epoch, step - num_skipped, batch_index + 1 - num_skipped, lr_now
-                        )
-                    )
-            train_loss, train_recon, train_kl = (
-                (total + host) / len(train_x)
-                for total, host in zip(sums.tolist(), host_sums, strict=True)  # one sync
+            totals = torch.zeros(3, device=device)  # loss, recon, kl, summed over images
+            batch, beta_now = 0, 0.0
+            shuffled = data.batches(
+                train_x, batch_size=batch_size, shuffle=True, generator=rng.shuffle
             )
-            if not math.isfinite(train_loss):  # a non-finite gradient that slipped through
-                raise TrainingDiverged(_diverged_message(epoch, step - 1, batch_index, lr_now))
-            history.epoch.append(epoch)
-            history.train_loss.append(train_loss)
-            history.train_recon.append(train_recon)
-            history.train_kl.append(train_kl)
-            history.beta.append(beta_now)
+            for batch, x in enumerate(shuffled):
+                if binarize:
+                    x = data.binarize(x, generator=rng.noise)
+                beta_now = float(beta_at(step))
+                with autocast():
+                    out = forward(x, generator=rng.noise) if vae else forward(x)
+                    terms = _loss_terms(loss_fn, out, x, beta_now, vae=vae, likelihood=likelihood)
+                guard.check(terms.loss, epoch=epoch, step=step, batch=batch)
+                optimizer.zero_grad(set_to_none=True)
+                terms.loss.backward()
+                guard.step(terms.loss)  # optimizer.step()
+                totals.add_(torch.stack([t.detach().float() for t in terms]), alpha=len(x))
+                step += 1
+                progress.step()
+            means = (totals / len(train_x)).tolist()  # one sync per epoch
+            guard.end_of_epoch(means[0], epoch=epoch, step=step, batch=batch)
+            _record_epoch(history, epoch, means, beta_now)
             if test_x is not None:
-                eval_gen.manual_seed(seed + 2)  # the same eps at every evaluation
+                eval_kw = {"free_bits": free_bits, "likelihood": likelihood}
                 result = evaluate(
-                    model,
-                    test_x,
-                    beta=beta_now,
-                    free_bits=free_bits,
-                    likelihood=likelihood,
-                    generator=eval_gen,
+                    model, test_x, beta=beta_now, generator=rng.for_evaluation(), **eval_kw
                 )
-                history.test_loss.append(result["loss"])
-                history.test_recon.append(result["recon"])
-                history.test_kl.append(result["kl"])
-                history.test_kl_per_dim.append(result["kl_per_dim"])
+                _record_test(history, result)
             history.seconds.append(time.perf_counter() - start)
-            if log:
-                write(_log_line(history))
-            if bar is not None:
-                bar.set_postfix(loss=f"{train_loss:.2f}", refresh=False)
+            progress.epoch(history)
             if checkpoint is not None:
-                train_state = {
-                    "step": step,
-                    "seed": seed,
-                    "batch_size": batch_size,
-                    "num_train": len(train_x),
-                    "shuffle_rng": shuffle_gen.get_state(),
-                    "noise_rng": noise_gen.get_state(),
-                }
-                save_checkpoint(
+                _save_resumable(
                     checkpoint,
                     model,
-                    optimizer=optimizer,
-                    history=history,
-                    train_state=train_state,
+                    optimizer,
+                    history,
+                    step=step,
+                    rng=rng,
+                    batch_size=batch_size,
+                    num_train=len(train_x),
                 )
-            stop = [bool(cb(epoch, history, model)) for cb in callbacks]
-            if any(stop):
+            if any([bool(cb(epoch, history, model)) for cb in callbacks]):  # call every one
                 break
-    finally:
-        model.check_inputs = check_inputs
-        model.train(was_training)
-        if sync_free:
-            optimizer.found_inf = None
-        if bar is not None:
-            bar.close()
     return history
 
 
@@ -660,14 +717,13 @@ def _resume(
     *,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    device: torch.device,
-    shuffle_gen: torch.Generator,
-    noise_gen: torch.Generator,
-    expected: dict[str, int],
+    rng: _RandomStreams,
+    batch_size: int,
+    num_train: int,
 ) -> tuple[History, int]:
     """Load weights, optimiser state, generator states and step from a checkpoint."""
     if not isinstance(resume, Checkpoint):
-        resume = load_checkpoint(resume, map_location=device)
+        resume = load_checkpoint(resume, map_location=rng.noise.device)
     if resume.train_state is None or resume.optimizer_state is None or resume.history is None:
         raise ValueError(
             "this checkpoint cannot resume training: it lacks the optimiser or training state; "
@@ -679,6 +735,7 @@ def _resume(
             f"{model.spec()}; build the same architecture (vaelab.models.build(spec))"
         )
     state = resume.train_state
+    expected = {"seed": rng.seed, "batch_size": batch_size, "num_train": num_train}
     for key, value in expected.items():
         if int(state[key]) != value:
             raise ValueError(
@@ -687,15 +744,15 @@ def _resume(
             )
     model.load_state_dict(resume.model.state_dict())
     optimizer.load_state_dict(resume.optimizer_state)
-    shuffle_gen.set_state(state["shuffle_rng"].cpu())
+    rng.shuffle.set_state(state["shuffle_rng"].cpu())
     try:
-        noise_gen.set_state(state["noise_rng"].cpu())
+        rng.noise.set_state(state["noise_rng"].cpu())
     except RuntimeError:  # a checkpoint from another device type: its stream cannot continue
         warnings.warn(
             "the checkpoint's random state is for another device, so the resumed run "
             "draws fresh noise and will not match an uninterrupted run exactly",
             stacklevel=3,
         )
-        noise_gen.manual_seed(int(state["seed"]) + 1 + int(state["step"]))
+        rng.noise.manual_seed(int(state["seed"]) + 1 + int(state["step"]))
     history = History.from_dict(resume.history.to_dict())
     return history, int(state["step"])
