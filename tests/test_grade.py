@@ -20,8 +20,8 @@ from grading.hostile import HOSTILE
 from grading.mutants import MUTANTS
 from grading.solutions import NAMES, SOLUTIONS, source
 
-from vaelab import _grade_core as core
 from vaelab import grade
+from vaelab.grading import runner as core
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
@@ -388,3 +388,67 @@ def test_cli_refuses_a_negative_memory_limit(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert grade.main(["--memory", "-1"]) == 2
     assert "--memory must be 0 (no limit) or a number of GiB" in capsys.readouterr().err
+
+
+def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
+    from html.parser import HTMLParser
+
+    report = {
+        "points": 2,
+        "max_points": 3,
+        "exercises": [
+            {
+                "exercise": "ex04_elbo",
+                "points": 2,
+                "max_points": 3,
+                "error": None,
+                "output": "hello <world>",
+                "checks": [
+                    {"name": "kl", "points": 2, "max_points": 2, "passed": True, "feedback": "ok"},
+                    {
+                        "name": "elbo",
+                        "points": 0,
+                        "max_points": 1,
+                        "passed": False,
+                        "feedback": "`logvar` is used as the standard deviation: 1 < 2",
+                    },
+                ],
+            }
+        ],
+    }
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.spans, self.code = [], [], []
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            style = dict(attrs).get("style") or ""
+            if tag in ("td", "th"):
+                self.cells.append(style)
+            if tag == "span":
+                self.spans.append([style, ""])
+
+        def handle_endtag(self, tag):
+            self.tags.pop()
+
+        def handle_data(self, data):
+            if self.tags and self.tags[-1] == "span":
+                self.spans[-1][1] += data
+            if self.tags and self.tags[-1] == "code":
+                self.code.append(data)
+
+    page = grade.html_table(report)
+    parser = Cells()
+    parser.feed(page)
+    assert len(parser.cells) == 4 + 2 * 4  # header and two rows of four cells
+    assert all("text-align:left" in style for style in parser.cells)  # JupyterLab right-aligns
+    assert 'style="display:inline-block' in page  # keeps the table at the left edge
+    assert parser.code == ["logvar"] and "`" not in page  # Markdown code spans as <code>
+    marks = {text.split()[-1]: style for style, text in parser.spans}
+    assert set(marks) == {"passed", "failed"}  # in words, not colour alone...
+    assert "color:#1a7f37" in marks["passed"]  # ...and in colour
+    assert "color:#b3261e" in marks["failed"]
+    assert "1 &lt; 2" in page and "hello &lt;world&gt;" in page  # escaped

@@ -76,3 +76,80 @@ def test_readme_vaelab_commands_parse():
         if argv[0] == "grade":
             continue  # grade has its own parser, exercised in tests/test_grade.py
         cli.build_parser().parse_args(argv)  # raises on an unknown option or subcommand
+
+
+def _vaelab_imports() -> dict[str, set[str]]:
+    """Every module of vaelab/ -> the vaelab modules it imports, at module or function level."""
+    import ast
+
+    package = ROOT / "vaelab"
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = (path, parts[-1] == "__init__")
+
+    def resolve(name: str) -> str | None:
+        """The module ``name`` loads: itself, or the closest package above it."""
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        here = name if is_package else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x, from ..losses import y
+                    anchor = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                # `from vaelab import losses` loads vaelab.losses; `from vaelab.losses import
+                # kl_divergence` loads vaelab.losses
+                targets |= {f"{base}.{alias.name}" for alias in node.names} | {base}
+        graph[name] = {
+            found
+            for target in targets
+            if target.split(".")[0] == "vaelab" and (found := resolve(target)) not in (None, name)
+        }
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle in ``graph`` (a list of modules, first = last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_cycle_finder_finds_a_circle_through_a_function_level_import():
+    graph = {"vaelab.a": {"vaelab.b"}, "vaelab.b": {"vaelab.c"}, "vaelab.c": {"vaelab.a"}}
+    assert _cycle(graph) == ["vaelab.a", "vaelab.b", "vaelab.c", "vaelab.a"]
+    assert _cycle({"vaelab.a": {"vaelab.b"}, "vaelab.b": set()}) is None
+
+
+def test_no_module_of_vaelab_imports_one_that_imports_it_back():
+    graph = _vaelab_imports()
+    assert "vaelab.grade" in graph and graph["vaelab.grade"], "the import graph is empty?"
+    assert "vaelab.losses" in graph["vaelab.anomaly"]  # from vaelab.losses import ...
+    cycle = _cycle(graph)
+    assert cycle is None, "import circle: " + " -> ".join(cycle or [])

@@ -9,9 +9,9 @@ Three ways in:
 - ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict.
 
 Each exercise file is graded in its own process with a time limit and, on Linux, a memory
-limit (see
-``vaelab._grade_sandbox``); the checks live in ``vaelab._grade_vae`` (ex01 - ex04) and
-``vaelab._grade_latent`` (ex05 - ex08). The report has the shape::
+limit (``vaelab.grading.sandbox``); the checks of exercise NN live in
+``vaelab.grading.exNN``, and ``vaelab.grading.report`` formats the results. The report
+has the shape::
 
     {"points": P, "max_points": M, "exercises": [{"exercise": "ex03_reparameterize",
      "points": p, "max_points": m, "error": None, "checks": [{"name": ..., "points": ...,
@@ -21,46 +21,42 @@ limit (see
 from __future__ import annotations
 
 import argparse
-import csv
-import html
 import json
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["EXERCISES", "check", "format_table", "grade_class", "grade_paths", "html_table", "main"]
+from vaelab.grading.report import (
+    NOT_STARTED,
+    GradeReport,
+    format_gradebook,
+    format_table,
+    html_table,
+    untouched,
+    write_gradebook,
+)
+from vaelab.grading.runner import EXERCISES
 
-EXERCISES = {
-    "ex01": "ex01_autoencoder",
-    "ex02": "ex02_gaussian_encoder",
-    "ex03": "ex03_reparameterize",
-    "ex04": "ex04_elbo",
-    "ex05": "ex05_sampling",
-    "ex06": "ex06_posterior_collapse",
-    "ex07": "ex07_evaluation",
-    "ex08": "ex08_anomaly",
-}
+__all__ = [
+    "EXERCISES",
+    "NOT_STARTED",
+    "check",
+    "format_gradebook",
+    "format_table",
+    "grade_class",
+    "grade_paths",
+    "html_table",
+    "main",
+    "untouched",
+    "write_gradebook",
+]
+
 EXERCISE_FILE = re.compile(r"^(ex\d\d)_\w*\.py$")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_PARALLEL = 2
 DEFAULT_MEMORY_GB = 4.0  # GiB each grading process may allocate (Linux), 0 for no limit
-
-
-class GradeReport(dict):
-    """The report dict; prints as a table, and shows a one-line summary as its repr."""
-
-    def __str__(self) -> str:
-        return format_table(self)
-
-    def __repr__(self) -> str:
-        names = ", ".join(e["exercise"] for e in self.get("exercises", []))
-        return f"<grade report {names}: {_num(self['points'])} / {_num(self['max_points'])} points>"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
 
 
 # ---------------------------------------------------------------- finding and grading files
@@ -133,7 +129,7 @@ def _run(
     parallel: int,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
 ):
-    from vaelab._grade_sandbox import Job, run_jobs
+    from vaelab.grading.sandbox import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
     graded = iter(run_jobs(jobs, timeout=timeout, parallel=parallel, memory_gb=memory_gb))
@@ -221,126 +217,6 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-# ---------------------------------------------------------------- tables
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
-
-
-FEEDBACK_WIDTH = 60
-
-
-NOT_STARTED = "not started (functions still raise NotImplementedError)"
-
-
-def untouched(entry: dict) -> bool:
-    """True for an exercise whose every check failed because its functions are still stubs."""
-    checks = entry.get("checks") or []
-    return (
-        not entry.get("error")
-        and bool(checks)
-        and all(not c["passed"] and "not implemented yet" in c["feedback"] for c in checks)
-    )
-
-
-def _status(entry: dict) -> str:
-    """One exercise's state in a few words, for the summary."""
-    if entry.get("error"):
-        return "not graded: " + textwrap.shorten(entry["error"], 70, placeholder="...")
-    if untouched(entry):
-        return NOT_STARTED
-    checks = entry["checks"]
-    passed = sum(c["passed"] for c in checks)
-    return "all checks pass" if passed == len(checks) else f"{passed} of {len(checks)} checks pass"
-
-
-def _score(entry: dict) -> str:
-    return f"{_num(entry['points'])} / {_num(entry['max_points'])}"
-
-
-def _exercise_table(ex: dict, show_output: bool) -> list[str]:
-    lines = [f"{ex['exercise']}: {_score(ex)} points"]
-    if ex.get("error"):
-        lines.append(f"  ! {ex['error']}")
-    if ex["checks"]:
-        width = max(len(c["name"]) for c in ex["checks"])
-        lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
-        for c in ex["checks"]:
-            points = f"{_num(c['points'])} / {_num(c['max_points'])}"
-            mark = "ok" if c["passed"] else "x "
-            text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
-            if ex.get("error") and text == f"not graded: {ex['error']}":
-                text = "not graded (see above)"
-            feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
-            lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
-            lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
-    output = ex.get("output", "")
-    if show_output and output.strip():
-        shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
-        lines.append("  printed by your code:")
-        lines += ["    " + line for line in shown.rstrip().splitlines()]
-    lines.append("")
-    return lines
-
-
-def format_table(report: dict, *, show_output: bool = True) -> str:
-    """The report as text: a table of check, points and feedback per attempted exercise.
-
-    An untouched exercise (every check fails with NotImplementedError) gets one line, not
-    a table; a report of several exercises ends with a one-line-per-exercise summary.
-    The report itself keeps every check.
-    """
-    exercises = report["exercises"]
-    lines = []
-    for ex in exercises:
-        if untouched(ex) and not (show_output and ex.get("output", "").strip()):
-            if len(exercises) == 1:
-                lines += [f"{ex['exercise']}: {_score(ex)} points - {NOT_STARTED}", ""]
-            continue  # listed in the summary
-        lines += _exercise_table(ex, show_output)
-    if len(exercises) > 1:
-        width = max(len(ex["exercise"]) for ex in exercises)
-        score_width = max(len(_score(ex)) for ex in exercises)
-        lines.append("Summary:")
-        lines += [
-            f"  {ex['exercise']:<{width}}  {_score(ex):>{score_width}}  {_status(ex)}"
-            for ex in exercises
-        ]
-        lines.append("")
-    lines.append(f"Total: {_num(report['points'])} / {_num(report['max_points'])} points")
-    return "\n".join(lines)
-
-
-def html_table(report: dict) -> str:
-    """The report as an HTML table, for notebooks."""
-    esc = html.escape
-    parts = []
-    for ex in report["exercises"]:
-        parts.append(
-            f"<h4>{esc(ex['exercise'])}: {_num(ex['points'])} / {_num(ex['max_points'])} "
-            "points</h4>"
-        )
-        if ex.get("error"):
-            parts.append(f"<p style='color:#b00'>{esc(ex['error'])}</p>")
-        rows = "".join(
-            f"<tr><td>{'&#10004;' if c['passed'] else '&#10008;'}</td><td>{esc(c['name'])}</td>"
-            f"<td>{_num(c['points'])} / {_num(c['max_points'])}</td>"
-            f"<td style='text-align:left'>{esc(c['feedback'])}</td></tr>"
-            for c in ex["checks"]
-        )
-        parts.append(
-            "<table><thead><tr><th></th><th>check</th><th>points</th><th>feedback</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table>"
-        )
-        if ex.get("output", "").strip():
-            parts.append(
-                f"<details><summary>printed by your code</summary><pre>{esc(ex['output'])}</pre>"
-                "</details>"
-            )
-    return "\n".join(parts)
-
-
 # ---------------------------------------------------------------- a class of learners
 
 
@@ -402,52 +278,6 @@ def _missing(name: str, example: dict | None) -> dict:
     entry = _not_gradable(Path(name + ".py"), f"no file {name}.py in this learner's folder")
     entry.update(path=None, checks=checks, max_points=sum(c["max_points"] for c in checks))
     return entry
-
-
-CSV_FIELDS = ["learner", "exercise", "check", "points", "max_points", "passed", "feedback"]
-
-
-def write_gradebook(book: dict, json_path: Path, csv_path: Path) -> None:
-    """Write the gradebook as JSON and as CSV (one row per learner, exercise and check)."""
-    json_path.write_text(json.dumps(book, indent=2), encoding="utf-8")
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for learner in book["learners"]:
-            for ex in learner["exercises"]:
-                rows = ex["checks"] or [
-                    {
-                        "name": "",
-                        "points": 0,
-                        "max_points": 0,
-                        "passed": False,
-                        "feedback": ex["error"] or "",
-                    }
-                ]
-                for c in rows:
-                    writer.writerow(
-                        {
-                            "learner": learner["learner"],
-                            "exercise": ex["exercise"],
-                            "check": c["name"],
-                            "points": c["points"],
-                            "max_points": c["max_points"],
-                            "passed": c["passed"],
-                            "feedback": c["feedback"],
-                        }
-                    )
-
-
-def format_gradebook(book: dict) -> str:
-    """A learner x exercise table of points, with totals."""
-    short = [name[:4] for name in book["exercises"]]
-    width = max([len("learner"), *(len(lr["learner"]) for lr in book["learners"])])
-    lines = [f"{'learner':<{width}}  " + "  ".join(f"{s:>5}" for s in short) + "      total"]
-    for learner in book["learners"]:
-        cells = "  ".join(f"{_num(e['points']):>5}" for e in learner["exercises"])
-        total = f"{_num(learner['points'])} / {_num(learner['max_points'])}"
-        lines.append(f"{learner['learner']:<{width}}  {cells}  {total:>9}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- command line

@@ -24,7 +24,7 @@ from pathlib import Path
 OUTPUT_FILE_LIMIT = 32 * 2**20  # bytes C code may write to stdout/stderr (more fails the write)
 PRINT_CAP = 2**20  # characters kept from Python's prints (the rest is counted, not kept)
 OUTPUT_KEPT = 2000  # characters kept from the start and from the end of the output
-PRELOAD = ["vaelab._grade_core", "vaelab._grade_vae", "vaelab._grade_latent"]
+PRELOAD = ["vaelab.grading.runner", *(f"vaelab.grading.ex{n:02d}" for n in range(1, 9))]
 
 
 @dataclass
@@ -56,9 +56,9 @@ def _limit_memory(gigabytes: float | None) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     except (ImportError, OSError, ValueError, StopIteration):
         return
-    from vaelab import _grade_core
+    from vaelab.grading import toolkit
 
-    _grade_core.MEMORY_LIMIT_GB = gigabytes
+    toolkit.MEMORY_LIMIT_GB = gigabytes
 
 
 def _limit_output_size() -> None:
@@ -131,7 +131,7 @@ def child_main(
         _limit_memory(memory_gb)
         import torch
 
-        from vaelab._grade_core import run_exercise
+        from vaelab.grading.runner import run_exercise
 
         torch.set_num_threads(1)
         run_exercise(exercise, path, emit)
@@ -222,7 +222,7 @@ def collect(
     records = _read_records(result_path)
     planned = next((r["plan"] for r in records if "plan" in r), None)
     if planned is None:  # died before saying which checks exist
-        from vaelab._grade_core import plan
+        from vaelab.grading.runner import plan
 
         planned = plan(job.exercise)
     results = {r["result"]["name"]: r["result"] for r in records if "result" in r}

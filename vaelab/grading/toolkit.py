@@ -3,21 +3,16 @@
 A check is a function of the learner's module that returns normally when it passes and
 raises ``Mistake("feedback")`` when it fails. Mistakes are named by comparing the
 learner's output with the reference and with known-wrong variants of the reference,
-never by reading the learner's source.
-
-This module runs inside the grading process (see ``vaelab._grade_sandbox``).
+never by reading the learner's source. Each exercise's checks are a ``Checklist`` in
+``vaelab.grading.exNN``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -39,33 +34,27 @@ class Check:
     run: Callable[[ModuleType], Any]
 
 
-CHECKS: dict[str, list[Check]] = {}
+class Checklist(list):
+    """One exercise's checks, in order; ``@checks.add(name, points)`` appends a check."""
 
+    def __init__(self, exercise: str):
+        super().__init__()
+        self.exercise = exercise
 
-def check(exercise: str, name: str, points: float) -> Callable:
-    """Register the decorated function as a check of ``exercise`` worth ``points``."""
+    def add(self, name: str, points: float) -> Callable:
+        """Register the decorated function as a check worth ``points``."""
 
-    def register(fn: Callable[[ModuleType], Any]) -> Callable[[ModuleType], Any]:
-        CHECKS.setdefault(exercise, []).append(Check(exercise, name, points, fn))
-        return fn
+        def register(fn: Callable[[ModuleType], Any]) -> Callable[[ModuleType], Any]:
+            self.append(Check(self.exercise, name, points, fn))
+            return fn
 
-    return register
-
-
-def checks_for(exercise: str) -> list[Check]:
-    """The checks of one exercise, in order ("ex03" -> [Check, ...])."""
-    import vaelab._grade_latent  # noqa: F401  (registers ex05 - ex08)
-    import vaelab._grade_vae  # noqa: F401  (registers ex01 - ex04)
-
-    if exercise not in CHECKS:
-        raise KeyError(f"no checks for {exercise!r}; known: {sorted(CHECKS)}")
-    return CHECKS[exercise]
+        return register
 
 
 # ---------------------------------------------------------------- calling learner code
 
 
-def _shorten(text: str, limit: int = FEEDBACK_CHARS) -> str:
+def shorten(text: str, limit: int = FEEDBACK_CHARS) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -90,7 +79,7 @@ EXCEPTION_HINTS = (
 )
 
 
-def _out_of_memory(e: BaseException) -> str | None:
+def out_of_memory(e: BaseException) -> str | None:
     """For an allocation that failed: what happened, in words; None for other errors."""
     text = str(e)
     if not (isinstance(e, MemoryError) or "can't allocate memory" in text.lower()):
@@ -104,7 +93,7 @@ def _out_of_memory(e: BaseException) -> str | None:
     )
 
 
-def _hint(text: str) -> str:
+def hint_for(text: str) -> str:
     """The hint added to an exception's feedback: what the error usually means here."""
     return next((h for key, h in EXCEPTION_HINTS if key in text.lower()), "")
 
@@ -131,12 +120,12 @@ def learner_function(module: ModuleType, name: str) -> Callable:
         except RecursionError:
             raise Mistake(f"`{name}` recursed without end (RecursionError).") from None
         except BaseException as e:  # the learner's bug, reported in words
-            memory = _out_of_memory(e)
+            memory = out_of_memory(e)
             if memory:
                 raise Mistake(f"`{name}` {memory}") from None
             text = str(e)
             raise Mistake(
-                f"`{name}` raised {type(e).__name__}: {_shorten(text)}{_hint(text)}"
+                f"`{name}` raised {type(e).__name__}: {shorten(text)}{hint_for(text)}"
             ) from None
 
     return call
@@ -337,79 +326,10 @@ def shape_words(**tensors: torch.Tensor) -> str:
     return "for " + ", ".join(f"`{k}` of shape {tuple(t.shape)}" for k, t in tensors.items())
 
 
-# ---------------------------------------------------------------- loading and running
-
-
-def import_file(path: str | Path) -> ModuleType:
-    """Import a learner's file as a fresh module; a Mistake says why it could not be imported."""
-    path = Path(path)
-    name = f"learner_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise Mistake(f"{path.name} cannot be imported as a Python file.")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as e:
+def needs_working(ok: bool, name: str) -> None:
+    """A Mistake unless ``name`` is right on ordinary inputs (for checks of a property)."""
+    if not ok:
         raise Mistake(
-            f"{path.name} has a syntax error on line {e.lineno}: {e.msg}. Fix it and grade again."
-        ) from None
-    except SystemExit as e:
-        raise Mistake(f"{path.name} called sys.exit({e.code!r}) while being imported.") from None
-    except BaseException as e:  # an import error, a NameError at top level, ...
-        where = ""
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
-        if frames:
-            where = f" (line {frames[-1].lineno})"
-        memory = _out_of_memory(e)
-        if memory:
-            raise Mistake(f"importing {path.name}{where} {memory}") from None
-        raise Mistake(
-            f"importing {path.name} failed{where}: {type(e).__name__}: {_shorten(str(e))}"
-            f"{_hint(str(e))}"
-        ) from None
-    return module
-
-
-def run_check(item: Check, module: ModuleType) -> dict:
-    """Run one check: a result dict with name, points, max_points, passed, feedback."""
-    torch.manual_seed(0)
-    try:
-        note = item.run(module)
-        passed, feedback = True, note if isinstance(note, str) else "ok"
-    except Mistake as e:
-        passed, feedback = False, str(e)
-    except SystemExit as e:
-        passed, feedback = False, f"your code called sys.exit({e.code!r}) during this check."
-    except BaseException as e:  # an output so odd that checking it failed
-        passed = False
-        feedback = f"could not check the result ({type(e).__name__}: {_shorten(str(e), 200)})."
-    return {
-        "name": item.name,
-        "points": item.points if passed else 0.0,
-        "max_points": item.points,
-        "passed": passed,
-        "feedback": feedback,
-    }
-
-
-def plan(exercise: str) -> list[dict]:
-    """The checks of ``exercise`` as (name, max_points) records, before running any."""
-    return [{"name": c.name, "max_points": c.points} for c in checks_for(exercise)]
-
-
-def run_exercise(exercise: str, path: str | Path, emit: Callable[[dict], None]) -> None:
-    """Grade one file: emit the plan, then each check's start and result, then "done"."""
-    items = checks_for(exercise)
-    emit({"plan": plan(exercise)})
-    try:
-        module = import_file(path)
-    except Mistake as e:
-        emit({"error": str(e)})
-        return
-    for item in items:
-        emit({"start": item.name})
-        emit({"result": run_check(item, module)})
-    emit({"done": True})
+            f"first make `{name}` right on ordinary inputs (see its values check); "
+            "this check tests a property of a working function."
+        )

@@ -1,0 +1,147 @@
+"""Inputs and known mistakes that several exercises' checks share.
+
+The known-mistake lists pair a feedback text with the wrong result that mistake gives,
+computed from vaelab's reference functions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vaelab import losses
+from vaelab.grading.toolkit import Mistake
+
+F32, F64 = torch.float32, torch.float64
+
+
+def randn(*shape: int, seed: int, scale: float = 1.0, dtype=F32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*shape, generator=g, dtype=F64) * scale).to(dtype)
+
+
+def rand(*shape: int, seed: int, dtype=F32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(*shape, generator=g, dtype=F64).to(dtype)
+
+
+def reference_std(logvar: torch.Tensor) -> torch.Tensor:
+    """sigma = exp(logvar / 2), taken from the reference: z = 0 + sigma * 1."""
+    zeros, ones = torch.zeros_like(logvar), torch.ones_like(logvar)
+    return losses.reparameterize(zeros, logvar, eps=ones)
+
+
+def needs_working(ok: bool, name: str) -> None:
+    if not ok:
+        raise Mistake(
+            f"first make `{name}` right on ordinary inputs (see its values check); "
+            "this check tests a property of a working function."
+        )
+
+
+def bce_mistakes(x_logits: torch.Tensor, x: torch.Tensor, *, extra=None) -> list:
+    """Known-wrong reconstruction terms, each with its feedback; ``extra(recon)`` adds a term."""
+    add = extra or (lambda recon: recon)
+    recon = losses.bernoulli_nll(x_logits, x, reduction="none")  # (B,)
+    pixels = x[0].numel()
+
+    def probs_as_logits() -> torch.Tensor:  # BCE formula fed with logits as if probabilities
+        p = x_logits
+        return add(-(x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1))
+
+    def squared_error() -> torch.Tensor:
+        return add((torch.sigmoid(x_logits) - x).pow(2).flatten(1).sum(1))
+
+    return [
+        (
+            "the reconstruction term is one number averaged over all pixels and the whole "
+            "batch: F.binary_cross_entropy_with_logits(x_logits, x) takes the mean over every "
+            "element by default (reduction='mean'). Use reduction='none' and sum over each "
+            "image's pixels, .flatten(1).sum(1), for one value per image.",
+            lambda: add(F.binary_cross_entropy_with_logits(x_logits, x)),
+        ),
+        (
+            "the reconstruction term is one number summed over all pixels and the whole batch "
+            "(reduction='sum'): use reduction='none' and sum over each image's pixels only, "
+            ".flatten(1).sum(1), for one value per image.",
+            lambda: add(F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum")),
+        ),
+        (
+            "the reconstruction term is averaged over pixels: sum it over the pixels of each "
+            "image instead (it is the log-likelihood of the whole image), e.g. "
+            "F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1).",
+            add(recon / pixels),
+        ),
+        (
+            "the sigmoid is applied twice: x_logits are logits, and "
+            "F.binary_cross_entropy_with_logits applies the sigmoid itself - pass x_logits "
+            "directly, without torch.sigmoid.",
+            add(losses.bernoulli_nll(torch.sigmoid(x_logits), x, reduction="none")),
+        ),
+        (
+            "the BCE is computed on logits as if they were probabilities: x_logits can be any "
+            "real number; use F.binary_cross_entropy_with_logits(x_logits, x).",
+            probs_as_logits,
+        ),
+        (
+            "x and x_logits are swapped in the BCE: the logits are the input (first argument) "
+            "and the images are the target.",
+            lambda: add(losses.bernoulli_nll(x, x_logits, reduction="none")),
+        ),
+        (
+            "the reconstruction term has the wrong sign: BCE is the negative log-likelihood, "
+            "a positive number to minimise.",
+            add(-recon),
+        ),
+        (
+            "this is a squared error: the exercise asks for the Bernoulli likelihood, the "
+            "binary cross-entropy from logits.",
+            squared_error,
+        ),
+    ]
+
+
+def batch_mistakes(ref: torch.Tensor, unit: str = "example") -> list:
+    return [
+        (
+            f"your function returns one number for the whole batch (a sum over the batch): "
+            f"return one value per {unit}, shape (B,), and leave the reduction to the training "
+            "loop.",
+            ref.sum(),
+        ),
+        (
+            f"your function returns one number for the whole batch (a mean over the batch): "
+            f"return one value per {unit}, shape (B,).",
+            ref.mean(),
+        ),
+    ]
+
+
+def image_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(x_logits, x) pairs: MNIST-sized, a single small image, several channels in float64."""
+    cases = []
+    for seed, shape, dtype in [
+        (1, (4, 1, 28, 28), F32),
+        (2, (1, 1, 8, 8), F32),
+        (3, (3, 3, 5, 7), F64),
+    ]:
+        x_logits = randn(*shape, seed=seed, scale=3.0, dtype=dtype)
+        x = rand(*shape, seed=seed + 100, dtype=dtype)
+        x[0] = (x[0] > 0.5).to(dtype)  # binary pixels too
+        cases.append((x_logits, x))
+    return cases
+
+
+def extreme_logits() -> tuple[torch.Tensor, torch.Tensor]:
+    """Confident decoder outputs (logits of +-20 and +-120) against binary images."""
+    x_logits = torch.tensor([20.0, -20.0, 120.0, -120.0, 3.0, -3.0, 20.0, -120.0]).view(2, 1, 2, 2)
+    x = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0]).view(2, 1, 2, 2)
+    return x_logits, x
+
+
+UNSTABLE_BCE = (
+    "the reconstruction loss is wrong for confident logits (like 20 or -120): sigmoid "
+    "rounds to exactly 0 or 1 there, and log(0) gives inf (F.binary_cross_entropy clamps it "
+    "at 100). Compute the BCE from the logits with F.binary_cross_entropy_with_logits, which "
+    "is stable."
+)

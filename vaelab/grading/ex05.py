@@ -1,0 +1,220 @@
+"""Checks of exercise 05, sampling and latent space: ``interpolate`` and ``sample``.
+
+Every value is compared with vaelab's reference functions; the variants beside each
+comparison are the known mistakes, with the feedback that names them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab import latent, models
+from vaelab.grading.common import (
+    F64,
+    randn,
+)
+from vaelab.grading.toolkit import (
+    Checklist,
+    Mistake,
+    as_tensor,
+    expect_close,
+    learner_function,
+)
+
+checks = Checklist("ex05")
+check = checks.add
+
+
+def _path_cases():
+    return [
+        (randn(2, seed=70, scale=1.5), randn(2, seed=71, scale=1.5), 10),
+        (randn(16, seed=72), randn(16, seed=73) * 2, 2),
+        (randn(5, seed=74, dtype=F64), randn(5, seed=75, dtype=F64), 7),
+    ]
+
+
+def _classic_slerp(z0, z1, num_steps):
+    """The textbook slerp applied to z0 and z1 themselves (no separate norm)."""
+    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]
+    omega = torch.arccos(((z0 / z0.norm()) * (z1 / z1.norm())).sum().clamp(-1, 1))
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def _path_mistakes(z0, z1, n, method) -> list:
+    path = lambda a, b, k: latent.interpolate(a, b, num_steps=k, method=method)  # noqa: E731
+    want = path(z0, z1, n)
+    return [
+        (
+            "the path stops short of z1 (t = arange(n) / n): use t = torch.linspace(0, 1, "
+            "num_steps), which includes both ends.",
+            lambda: path(z0, z1, n + 1)[:-1],
+        ),
+        (
+            "the path starts after z0 (t = arange(1, n + 1) / n): use t = torch.linspace(0, 1, "
+            "num_steps), which includes both ends.",
+            lambda: path(z0, z1, n + 1)[1:],
+        ),
+        (
+            "both ends are missing: use t = torch.linspace(0, 1, num_steps), so the first code "
+            "is z0 and the last is z1.",
+            lambda: path(z0, z1, n + 2)[1:-1],
+        ),
+        ("the path runs from z1 to z0: t = 0 should give z0.", lambda: path(z1, z0, n)),
+        (
+            "the result is (D, num_steps): put the steps first, shape (num_steps, D).",
+            lambda: want.T,
+        ),
+    ]
+
+
+@check("interpolate, linear: evenly spaced, both ends included", 2)
+def _ex05_linear(mod):
+    interpolate = learner_function(mod, "interpolate")
+    for z0, z1, n in _path_cases():
+        expect_close(
+            interpolate(z0.clone(), z1.clone(), num_steps=n, method="linear"),
+            latent.interpolate(z0, z1, num_steps=n, method="linear"),
+            what="the linear path",
+            case=f"for codes of shape {tuple(z0.shape)} and num_steps={n}",
+            variants=[
+                *_path_mistakes(z0, z1, n, "linear"),
+                (
+                    "method='linear' should give the straight line (1 - t) * z0 + t * z1; this "
+                    "is the spherical path.",
+                    lambda a=z0, b=z1, k=n: latent.interpolate(a, b, num_steps=k, method="slerp"),
+                ),
+            ],
+            hint="With t = torch.linspace(0, 1, num_steps)[:, None]: (1 - t) * z0 + t * z1.",
+        )
+
+
+@check("interpolate, slerp: great circle, norm interpolated linearly", 2)
+def _ex05_slerp(mod):
+    interpolate = learner_function(mod, "interpolate")
+    for z0, z1, n in _path_cases():
+        want = latent.interpolate(z0, z1, num_steps=n, method="slerp")
+        t = torch.linspace(0, 1, n, dtype=z0.dtype)[:, None]
+        norms = (1 - t) * z0.norm() + t * z1.norm()  # (n, 1)
+        expect_close(
+            interpolate(z0.clone(), z1.clone(), num_steps=n, method="slerp"),
+            want,
+            what="the slerp path",
+            case=f"for codes of shape {tuple(z0.shape)} and num_steps={n}",
+            variants=[
+                *_path_mistakes(z0, z1, n, "slerp"),
+                (
+                    "method='slerp' gives the straight line: move along the great circle "
+                    "instead (see the formula in the docstring).",
+                    lambda a=z0, b=z1, k=n: latent.interpolate(a, b, num_steps=k),
+                ),
+                (
+                    "the path has unit length everywhere: multiply the direction by the norm, "
+                    "interpolated linearly from |z0| to |z1|.",
+                    want / norms,
+                ),
+                (
+                    "this is the textbook slerp applied to z0 and z1 themselves; the lesson's "
+                    "slerp moves the unit directions z / |z| along the great circle and "
+                    "interpolates the norm linearly from |z0| to |z1|.",
+                    lambda a=z0, b=z1, k=n: _classic_slerp(a, b, k),
+                ),
+            ],
+            hint="Direction: (sin((1 - t) w) u0 + sin(t w) u1) / sin(w) with u = z / |z|; "
+            "norm: (1 - t) |z0| + t |z1|.",
+        )
+
+
+def _sampling_model() -> models.MLPVAE:
+    torch.manual_seed(5)
+    return models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
+
+
+def _sample_with_codes(mod, model, num_samples, generator=None):
+    """The learner's images and every z their decoder saw (captured with a forward hook)."""
+    sample = learner_function(mod, "sample")
+    seen: list[torch.Tensor] = []
+    hook = model.decoder.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
+    try:
+        images = as_tensor(sample(model, num_samples, generator=generator), "sample's images")
+    finally:
+        hook.remove()
+    return images, (torch.cat(seen) if seen else None)
+
+
+@check("sample: (num_samples, C, H, W) images in [0, 1]", 1)
+def _ex05_sample_shape(mod):
+    model = _sampling_model()
+    images, _ = _sample_with_codes(mod, model, 6, torch.Generator().manual_seed(0))
+    if tuple(images.shape) != (6, 1, 8, 8):
+        raise Mistake(f"sample's images have shape {tuple(images.shape)}; expected (6, 1, 8, 8).")
+    if images.min() < 0 or images.max() > 1:
+        raise Mistake(
+            "sample's images have values outside [0, 1]: the decoder gives logits; apply "
+            "torch.sigmoid to get pixel intensities."
+        )
+
+
+@check("sample: decodes z drawn from the prior N(0, I)", 2)
+def _ex05_sample_prior(mod):
+    model = _sampling_model()
+    n = 4000
+    _, z = _sample_with_codes(mod, model, n, torch.Generator().manual_seed(1))
+    if z is None:
+        raise Mistake("sample never runs the decoder: decode z with model.decode(z).")
+    if tuple(z.shape) != (n, model.latent_dim):
+        raise Mistake(
+            f"the decoder saw z of shape {tuple(z.shape)}; expected (num_samples, latent_dim) = "
+            f"({n}, {model.latent_dim})."
+        )
+    if z.min() >= 0 and z.max() <= 1:
+        raise Mistake("z looks uniform on [0, 1) (torch.rand): the prior is N(0, I), torch.randn.")
+    mean, std = z.mean(dim=0), z.std(dim=0)
+    if (mean.abs() > 0.1).any() or ((std - 1).abs() > 0.08).any():
+        raise Mistake(
+            "z does not look like N(0, I) (mean 0, standard deviation 1 in every dimension): "
+            "draw it with torch.randn(num_samples, model.latent_dim, generator=generator)."
+        )
+
+
+@check("sample: images are sigmoid(decoder(z))", 2)
+def _ex05_sample_sigmoid(mod):
+    model = _sampling_model()
+    images, z = _sample_with_codes(mod, model, 8, torch.Generator().manual_seed(2))
+    if z is None or z.shape[0] != images.shape[0]:
+        raise Mistake("each image should be the decoding of one z: decode z with model.decode.")
+    with torch.no_grad():
+        x_logits = model.decode(z)
+    if images.shape == x_logits.shape and ((images == 0) | (images == 1)).all():
+        raise Mistake(
+            "sample returns 0/1 pixels: return the Bernoulli means sigmoid(x_logits), the "
+            "usual way to show a VAE's samples."
+        )
+    expect_close(
+        images,
+        torch.sigmoid(x_logits),
+        what="sample's images",
+        variants=[
+            ("sample returns logits: apply torch.sigmoid to the decoder's output.", x_logits),
+            (
+                "the sigmoid is applied twice: model.decode gives logits; one sigmoid turns "
+                "them into pixel intensities.",
+                torch.sigmoid(torch.sigmoid(x_logits)),
+            ),
+        ],
+        hint="images = torch.sigmoid(model.decode(z)).",
+    )
+
+
+@check("sample: the same generator gives the same images", 1)
+def _ex05_sample_generator(mod):
+    model = _sampling_model()
+    a, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(3))
+    b, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(3))
+    c, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(4))
+    if not torch.equal(a, b):
+        raise Mistake(
+            "two calls with equally seeded generators gave different images: pass the "
+            "generator on, torch.randn(..., generator=generator)."
+        )
+    if torch.equal(a, c):
+        raise Mistake("different seeds gave the same images: draw z at random on every call.")

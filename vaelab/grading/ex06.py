@@ -1,0 +1,347 @@
+"""Checks of exercise 06, posterior collapse: ``active_units``, ``free_bits_kl`` and the
+KL-weight schedules ``linear_kl_weight`` and ``cyclical_kl_weight``.
+
+Every value is compared with vaelab's reference functions; the variants beside each
+comparison are the known mistakes, with the feedback that names them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaelab import losses, metrics, schedules
+from vaelab.grading.common import (
+    F64,
+    batch_mistakes,
+    needs_working,
+    rand,
+    randn,
+)
+from vaelab.grading.toolkit import (
+    Checklist,
+    Mistake,
+    as_number,
+    close,
+    expect_close,
+    expect_gradients,
+    expect_unchanged,
+    learner_function,
+    leaves,
+    shape_words,
+    snapshot,
+    weighted_grads,
+)
+
+checks = Checklist("ex06")
+check = checks.add
+
+
+def _exact_mu() -> torch.Tensor:
+    """(5, 6) float64 means whose column variances are 0.25 (twice), 0.1, 0.3, 4 and 0."""
+    pattern = torch.tensor([-1.0, -1.0, 1.0, 1.0, 0.0], dtype=F64)  # unbiased variance 1
+    scales = torch.tensor([0.5, 0.5, math.sqrt(0.1), math.sqrt(0.3), 2.0, 0.0], dtype=F64)
+    return pattern[:, None] * scales + torch.tensor([1.5, -2.0, 0.25, 0.0, 3.0, 7.0], dtype=F64)
+
+
+def _au_mistakes(mu: torch.Tensor, threshold: float) -> list:
+    n, d = mu.shape
+    ref = lambda m, t: metrics.active_units(m, threshold=t)  # noqa: E731
+    mu64 = mu.double()
+    return [
+        (
+            ">= instead of >: a unit whose variance equals the threshold is not active; count "
+            "the variances strictly greater than it.",
+            lambda: ref(mu64, math.nextafter(threshold, -math.inf)),
+        ),
+        (
+            "this compares the standard deviation with the threshold: compare the variance, "
+            "mu.var(dim=0).",
+            lambda: ref(mu, threshold**2),
+        ),
+        (
+            "this uses the biased variance (dividing by N): use mu.var(dim=0), which divides "
+            "by N - 1.",
+            lambda: ref(mu, threshold * n / (n - 1)),
+        ),
+        (
+            "the variance is taken over the latent dimensions: take it over the examples, "
+            "mu.var(dim=0).",
+            lambda: ref(mu.T, threshold) if d >= 2 else None,
+        ),
+        (
+            "this counts the inactive units: count the dimensions whose variance is greater "
+            "than the threshold.",
+            lambda: d - ref(mu, threshold),
+        ),
+    ]
+
+
+def _count(value) -> int:
+    number = as_number(value, "active_units")
+    if number != int(number):
+        raise Mistake(f"active_units should count dimensions, a whole number; got {number:g}.")
+    return int(number)
+
+
+def _expect_count(got, mu: torch.Tensor, threshold: float, case: str) -> None:
+    want = metrics.active_units(mu, threshold=threshold)
+    got = _count(got)
+    if got == want:
+        return
+    for message, variant in _au_mistakes(mu, threshold):
+        value = variant()
+        if value is not None and value != want and got == value:
+            raise Mistake(message)
+    raise Mistake(
+        f"active_units counts {got} active units {case}, which is not right: count the "
+        "dimensions d with mu[:, d].var() > threshold."
+    )
+
+
+def _au_cases():
+    scales = torch.tensor([0.0, 0.03, 0.05, 0.3, 1.0, 2.0, 0.02, 0.5, 0.001, 1.5])
+    mu = randn(200, 10, seed=80) * scales + randn(10, seed=81)
+    pair = torch.tensor([[0.0, 1.0, 0.2], [1.0, 1.0, -0.2]])
+    return [(mu, 0.01), (mu, 0.2), (pair, 0.01)]
+
+
+@check("active_units: counts dimensions with Var(mu) > threshold", 1.5)
+def _ex06_active_values(mod):
+    active_units = learner_function(mod, "active_units")
+    for mu, threshold in _au_cases():
+        case = f"for mu of shape {tuple(mu.shape)} and threshold {threshold}"
+        _expect_count(active_units(mu.clone(), threshold=threshold), mu, threshold, case)
+
+
+@check("active_units: strict threshold (> not >=)", 1)
+def _ex06_active_threshold(mod):
+    active_units = learner_function(mod, "active_units")
+    mu = _exact_mu()
+    _expect_count(active_units(mu.clone(), threshold=0.25), mu, 0.25, "when variances equal it")
+
+
+@check("active_units: returns a Python int", 0.5)
+def _ex06_active_int(mod):
+    active_units = learner_function(mod, "active_units")
+    mu, threshold = _au_cases()[0]
+    got = active_units(mu, threshold=threshold)
+    if not isinstance(got, int) or isinstance(got, bool):
+        raise Mistake(f"active_units returned {type(got).__name__}; return a Python int: int(...).")
+
+
+def _fb_mistakes(kl: torch.Tensor, free_bits: float) -> list:
+    ref = losses.free_bits_kl
+    dims = kl.shape[-1]
+    return [
+        (
+            "the free bits are applied to the sum: clamp each latent dimension's KL at "
+            "free_bits first, then sum over the dimensions.",
+            lambda: ref(kl.sum(dim=-1, keepdim=True), free_bits),
+        ),
+        (
+            "the free bits are applied to the sum (max(sum, D * free_bits)): clamp each "
+            "dimension first, then sum.",
+            lambda: ref(kl.sum(dim=-1, keepdim=True), dims * free_bits),
+        ),
+        (
+            "the KL is clamped from above (min): each dimension should cost at least free_bits, "
+            "max(kl, free_bits), e.g. kl_per_dim.clamp(min=free_bits).",
+            lambda: -ref(-kl, -free_bits),
+        ),
+        (
+            "free_bits is subtracted: the KL of each dimension is raised to at least free_bits, "
+            "max(kl, free_bits), not reduced by it.",
+            lambda: ref(kl - free_bits, 0.0),
+        ),
+        (
+            "the clamped KL is averaged over the latent dimensions: sum over them.",
+            lambda: ref(kl, free_bits) / dims,
+        ),
+        (
+            "the result is per dimension, (B, D): sum the clamped values over the latent "
+            "dimensions (dim=-1).",
+            lambda: kl.clamp(min=free_bits),
+        ),
+        ("the free bits are ignored: clamp each dimension's KL at free_bits.", lambda: kl.sum(-1)),
+        *batch_mistakes(ref(kl, free_bits)),
+    ]
+
+
+def _fb_cases():
+    return [
+        (rand(4, 6, seed=90) * 2, 0.5),
+        (rand(1, 3, seed=91) * 2, 0.75),
+        (rand(5, 4, seed=92, dtype=F64) * 0.5, 0.25),
+    ]
+
+
+@check("free_bits_kl: each dimension clamped at free_bits, then summed", 2)
+def _ex06_free_bits(mod):
+    free_bits_kl = learner_function(mod, "free_bits_kl")
+    for kl, free_bits in _fb_cases():
+        expect_close(
+            free_bits_kl(kl.clone(), free_bits),
+            losses.free_bits_kl(kl, free_bits),
+            what="free_bits_kl",
+            case=f"{shape_words(kl_per_dim=kl)} and free_bits={free_bits}",
+            variants=_fb_mistakes(kl, free_bits),
+            hint="kl_per_dim.clamp(min=free_bits).sum(dim=-1).",
+        )
+
+
+@check("free_bits_kl: inputs unchanged, gradient only above free_bits", 1)
+def _ex06_free_bits_props(mod):
+    free_bits_kl = learner_function(mod, "free_bits_kl")
+    kl, free_bits = _fb_cases()[0]
+    copies = snapshot(kl_per_dim=kl)
+    got = free_bits_kl(kl, free_bits)
+    expect_unchanged({"kl_per_dim": kl}, copies, "free_bits_kl")
+    needs_working(close(got, losses.free_bits_kl(kl, free_bits)), "free_bits_kl")
+    want = weighted_grads(
+        lambda kl_per_dim: losses.free_bits_kl(kl_per_dim, free_bits), kl_per_dim=kl
+    )
+    inputs = leaves(kl_per_dim=kl)
+    expect_gradients(
+        free_bits_kl(inputs["kl_per_dim"], free_bits), inputs, want, what="free_bits_kl"
+    )
+
+
+def _weights(fn, steps, *args, **kwargs) -> list[float]:
+    return [fn(step, *args, **kwargs) for step in steps]
+
+
+def _expect_schedule(got: list[float], want: list[float], variants: list, *, what: str, case: str):
+    def same(a, b):
+        return len(a) == len(b) and all(
+            math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9) for x, y in zip(a, b, strict=True)
+        )
+
+    if same(got, want):
+        return
+    for message, variant in variants:
+        try:
+            values = variant()
+        except Exception:
+            continue
+        if not same(values, want) and same(got, values):
+            raise Mistake(message)
+    first = next(
+        i
+        for i, (a, b) in enumerate(zip(got, want, strict=True))
+        if not math.isclose(a, b, abs_tol=1e-9)
+    )
+    raise Mistake(f"{what} is not right {case}, from step {first} on.")
+
+
+def _linear_variants(steps, warmup) -> list:
+    ref = schedules.linear_kl_weight
+    return [
+        (
+            "off by one: the weight must be 0 at step 0 (step / warmup_steps), not "
+            "(step + 1) / warmup_steps.",
+            lambda: [ref(s + 1, warmup) for s in steps],
+        ),
+        (
+            "off by one: divide by warmup_steps, so that the weight reaches 1 exactly at "
+            "step == warmup_steps.",
+            lambda: [ref(s, warmup + 1) for s in steps],
+        ),
+        (
+            "off by one: divide by warmup_steps (not warmup_steps - 1), so that the weight "
+            "reaches 1 exactly at step == warmup_steps.",
+            lambda: [ref(s, warmup - 1) for s in steps],
+        ),
+        (
+            "off by one: the weight reaches 1 a step late; at step s it is s / warmup_steps.",
+            lambda: [ref(max(s - 1, 0), warmup) for s in steps],
+        ),
+        (
+            "the weight keeps growing after the warm-up: it should stay at 1, "
+            "min(1, step / warmup_steps).",
+            lambda: [s / warmup for s in steps],
+        ),
+        (
+            "integer division: step // warmup_steps is 0 during the whole warm-up; use "
+            "step / warmup_steps.",
+            lambda: [float(ref(s, warmup) >= 1.0) for s in steps],
+        ),
+    ]
+
+
+@check("linear_kl_weight: 0 at step 0, 1 from warmup_steps on", 2)
+def _ex06_linear(mod):
+    linear = learner_function(mod, "linear_kl_weight")
+    for warmup in (4, 10, 1, 0):
+        steps = range(0, 2 * warmup + 3)
+        got = [as_number(v, "linear_kl_weight") for v in _weights(linear, steps, warmup)]
+        if warmup == 0 and got != [1.0] * len(got):
+            raise Mistake("with warmup_steps=0 there is no warm-up: return 1.0 at every step.")
+        _expect_schedule(
+            got,
+            _weights(schedules.linear_kl_weight, steps, warmup),
+            _linear_variants(steps, warmup),
+            what="linear_kl_weight",
+            case=f"for warmup_steps={warmup}",
+        )
+
+
+def _cyclical_variants(steps, period, ratio) -> list:
+    ref = schedules.cyclical_kl_weight
+    return [
+        (
+            "off by one: the weight must be 0 at the first step of each cycle, "
+            "p = (step % period) / period.",
+            lambda: [ref(s + 1, period, ratio) for s in steps],
+        ),
+        (
+            "the weight never restarts: use the position within the cycle, step % period.",
+            lambda: [schedules.linear_kl_weight(s, period * ratio) for s in steps],
+        ),
+        (
+            "the ratio is ignored: the weight should reach 1 after ratio * period steps of "
+            "each cycle, min(1, p / ratio).",
+            lambda: [ref(s, period, 1.0) for s in steps],
+        ),
+        (
+            "the ratio is ignored (0.5 is used): min(1, p / ratio) with the given ratio.",
+            lambda: [ref(s, period, 0.5) for s in steps],
+        ),
+        (
+            "p is multiplied by the ratio: divide, min(1, p / ratio).",
+            lambda: [min(1.0, (s % period) / period * ratio) for s in steps],
+        ),
+        (
+            "the weight goes above 1: it should stay at 1 for the rest of the cycle, "
+            "min(1, p / ratio).",
+            lambda: [(s % period) / period / ratio for s in steps],
+        ),
+        (
+            "off by one in the cycle length: a cycle has `period` steps, so use step % period.",
+            lambda: [ref(s, period + 1, ratio) for s in steps],
+        ),
+        (
+            "off by one in the cycle length: a cycle has `period` steps, so use step % period.",
+            lambda: [ref(s, period - 1, ratio) for s in steps],
+        ),
+        (
+            "integer division: (step % period) // period is always 0; use / for the position.",
+            lambda: [0.0 for s in steps],
+        ),
+    ]
+
+
+@check("cyclical_kl_weight: restarts every period, rises over ratio of it", 2)
+def _ex06_cyclical(mod):
+    cyclical = learner_function(mod, "cyclical_kl_weight")
+    for period, ratio in ((8, 0.5), (10, 0.25), (6, 1.0)):
+        steps = range(0, 3 * period + 2)
+        got = [as_number(cyclical(s, period, ratio=ratio), "cyclical_kl_weight") for s in steps]
+        _expect_schedule(
+            got,
+            _weights(schedules.cyclical_kl_weight, steps, period, ratio),
+            _cyclical_variants(steps, period, ratio),
+            what="cyclical_kl_weight",
+            case=f"for period={period}, ratio={ratio}",
+        )

@@ -1,0 +1,186 @@
+"""Checks of exercise 08, anomaly scores: ``reconstruction_score``, ``latent_score`` and
+``anomaly_score``.
+
+Every value is compared with vaelab's reference functions; the variants beside each
+comparison are the known mistakes, with the feedback that names them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaelab import anomaly, losses, models
+from vaelab.grading.common import (
+    batch_mistakes,
+    bce_mistakes,
+    needs_working,
+    rand,
+)
+from vaelab.grading.toolkit import (
+    Checklist,
+    Mistake,
+    as_tensor,
+    close,
+    expect_close,
+    expect_unchanged,
+    learner_function,
+    snapshot,
+)
+
+checks = Checklist("ex08")
+check = checks.add
+
+
+def _anomaly_setup():
+    torch.manual_seed(8)
+    model = models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
+    x = rand(6, 1, 8, 8, seed=120)
+    x[:3] = (x[:3] > 0.6).float()  # some binary images too
+    return model, x
+
+
+def _posterior(model, x):
+    with torch.no_grad():
+        return model.encode(x)
+
+
+def _repeatable(fn, model, x, name: str) -> torch.Tensor:
+    first = as_tensor(fn(model, x.clone()), name)
+    second = as_tensor(fn(model, x.clone()), name)
+    if first.shape == second.shape and not close(first, second):
+        raise Mistake(
+            f"{name} changes from call to call: use the posterior mean mu as the code, not a "
+            "sample (no reparameterize, no randn)."
+        )
+    return first
+
+
+def _recon_variants(model, x, extra=None) -> list:
+    mu, _ = _posterior(model, x)
+    with torch.no_grad():
+        x_logits = model.decode(mu)
+    return bce_mistakes(x_logits, x, extra=extra)
+
+
+@check("reconstruction_score: BCE of x given z = mu, summed per image", 3)
+def _ex08_recon(mod):
+    score = learner_function(mod, "reconstruction_score")
+    model, x = _anomaly_setup()
+    want = anomaly.reconstruction_score(model, x)
+    expect_close(
+        _repeatable(score, model, x, "reconstruction_score"),
+        want,
+        what="reconstruction_score",
+        variants=[
+            *_recon_variants(model, x),
+            *batch_mistakes(want, "image"),
+            (
+                "this includes the KL: the reconstruction score is the BCE alone (the KL "
+                "belongs to anomaly_score).",
+                lambda: anomaly.anomaly_score(model, x),
+            ),
+        ],
+        hint="mu, _ = model.encode(x); BCE from logits of model.decode(mu), summed per image.",
+    )
+
+
+@check("latent_score: -log N(mu; 0, I) per image", 2)
+def _ex08_latent(mod):
+    score = learner_function(mod, "latent_score")
+    model, x = _anomaly_setup()
+    want = anomaly.latent_score(model, x)
+    mu, logvar = _posterior(model, x)
+    constant = 0.5 * mu.shape[1] * math.log(2 * math.pi)
+    expect_close(
+        _repeatable(score, model, x, "latent_score"),
+        want,
+        what="latent_score",
+        variants=[
+            (
+                "this is log N(mu; 0, I), the log-likelihood: the score is its negative, so "
+                "that unusual codes score high.",
+                -want,
+            ),
+            (
+                "the constant 1/2 log(2 pi) per dimension is missing. It does not change the "
+                "ranking, but the score is the full -log N(mu; 0, I).",
+                want - constant,
+            ),
+            ("the 1/2 is missing: -log N(mu; 0, I) = 1/2 sum(mu^2 + log(2 pi)).", 2 * want),
+            (
+                "this is the KL of the posterior: the latent score is -log N(mu; 0, I) of the "
+                "posterior mean.",
+                losses.kl_divergence(mu, logvar, reduction="none"),
+            ),
+            *batch_mistakes(want, "image"),
+        ],
+        hint="mu, _ = model.encode(x); 0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1).",
+    )
+
+
+def _anomaly_variants(model, x, beta) -> list:
+    mu, logvar = _posterior(model, x)
+    kl = losses.kl_divergence(mu, logvar, reduction="none")
+    recon = anomaly.reconstruction_score(model, x)
+    return [
+        ("the KL term is missing: add beta * KL.", recon),
+        ("the KL enters with the wrong sign: recon + beta * KL.", recon - beta * kl),
+        (
+            "this adds the latent score: anomaly_score adds the KL of the posterior, "
+            "KL(q(z|x) || N(0, I)).",
+            lambda: recon + beta * anomaly.latent_score(model, x),
+        ),
+        *_recon_variants(model, x, extra=lambda r: r + beta * kl),
+        *batch_mistakes(recon + beta * kl, "image"),
+    ]
+
+
+@check("anomaly_score: negative ELBO at z = mu", 3)
+def _ex08_anomaly(mod):
+    score = learner_function(mod, "anomaly_score")
+    model, x = _anomaly_setup()
+    expect_close(
+        _repeatable(score, model, x, "anomaly_score"),
+        anomaly.anomaly_score(model, x),
+        what="anomaly_score",
+        variants=_anomaly_variants(model, x, 1.0),
+        hint="reconstruction score + beta * closed-form KL, with z = mu.",
+    )
+
+
+@check("anomaly_score: beta weights the KL", 1)
+def _ex08_beta(mod):
+    score = learner_function(mod, "anomaly_score")
+    model, x = _anomaly_setup()
+    needs_working(close(score(model, x), anomaly.anomaly_score(model, x)), "anomaly_score")
+    mu, logvar = _posterior(model, x)
+    kl = losses.kl_divergence(mu, logvar, reduction="none")
+    recon = anomaly.reconstruction_score(model, x)
+    for beta in (3.0, 0.0):
+        expect_close(
+            score(model, x, beta=beta),
+            anomaly.anomaly_score(model, x, beta=beta),
+            what="anomaly_score",
+            case=f"for beta={beta}",
+            variants=[
+                ("beta is ignored: multiply the KL by beta.", recon + kl),
+                ("beta multiplies the reconstruction score: it weights the KL.", beta * recon + kl),
+            ],
+            hint="recon + beta * KL.",
+        )
+
+
+@check("scores: no gradients tracked, images unchanged", 1)
+def _ex08_props(mod):
+    model, x = _anomaly_setup()
+    copies = snapshot(x=x)
+    for name in ("reconstruction_score", "latent_score", "anomaly_score"):
+        got = as_tensor(learner_function(mod, name)(model, x), name)
+        expect_unchanged({"x": x}, copies, name)
+        if got.requires_grad:
+            raise Mistake(
+                f"{name} tracks gradients: scores are for evaluation, so compute them under "
+                "torch.no_grad() (or return .detach()); it saves memory on large datasets."
+            )
