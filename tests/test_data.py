@@ -157,3 +157,63 @@ def test_fast_mode_and_default_device(monkeypatch):
     monkeypatch.setenv("VAELAB_FAST", "0")
     assert not fast_mode()
     assert default_device().type in {"cpu", "cuda", "mps"}
+
+
+@pytest.fixture
+def fake_fashion(tmp_path):
+    """A tiny Fashion-MNIST in torchvision's layout: root/FashionMNIST/raw (train 30, test 10)."""
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    g = torch.Generator().manual_seed(2)
+    splits = {}
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+        labels = (torch.arange(n, dtype=torch.uint8) * 7) % 10
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images, compress=True)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+        splits[prefix] = (images, labels)
+    return tmp_path, splits
+
+
+def test_fashion_mnist_on_disk_is_read_as_uint8_with_the_idx_parser(fake_fashion):
+    root, splits = fake_fashion
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        x, y = data.load_dataset("fashion-mnist", split, root=root, download=False)
+        images, labels = splits[prefix]
+        assert x.dtype == torch.uint8 and x.shape == (len(labels), 1, 28, 28)
+        assert torch.equal(x[:, 0], images) and torch.equal(y, labels.long())
+    assert "Fashion-MNIST" in data.source()
+    x, y = data.load_dataset("fashion-mnist", "train", root=root, download=False, limit=10)
+    assert len(x) == 10 and torch.bincount(y, minlength=10).max() == 1  # stratified
+
+
+def test_fashion_mnist_offline_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_DOWNLOAD_FAILED", set())
+    monkeypatch.setattr(data, "_online", lambda timeout=3.0, hosts=(): False)
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST is not on disk") as info:
+        data.load_dataset("fashion-mnist", "train", root=tmp_path)
+    assert time.perf_counter() - start < 10 and "\n" not in str(info.value)
+    assert str(tmp_path / "FashionMNIST" / "raw") in str(info.value)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.load_dataset("cifar10")
+
+
+def test_mnist_through_load_dataset_is_load_mnist_in_uint8(fake_mnist):
+    root, _ = fake_mnist
+    x8, y8 = data.load_dataset("mnist", "test", root=root, download=False)
+    x, y = data.load_mnist("test", root=root, download=False)
+    assert x8.dtype == torch.uint8 and torch.equal(data.to_float(x8), x) and torch.equal(y8, y)
+
+
+def test_to_float_scales_uint8_and_batches_keep_uint8():
+    x8 = torch.tensor([0, 51, 255], dtype=torch.uint8).view(3, 1, 1, 1)
+    x = data.to_float(x8)
+    assert x.dtype == torch.float32 and x.flatten().tolist() == pytest.approx([0.0, 0.2, 1.0])
+    assert data.to_float(x) is x  # floats pass through
+    with pytest.raises(ValueError, match="uint8 in 0..255 or floats"):
+        data.to_float(x8.long())
+    g = torch.Generator().manual_seed(0)
+    batches = list(data.batches(x8, batch_size=2, shuffle=True, generator=g))
+    assert all(b.dtype == torch.uint8 for b in batches)
+    assert sorted(torch.cat(batches).flatten().tolist()) == [0, 51, 255]

@@ -28,6 +28,7 @@ __all__ = [
     "UpsampleConvVAE",
     "VAEOutput",
     "build",
+    "conv_config_for",
 ]
 
 
@@ -54,10 +55,11 @@ class MLPConfig:
 
 @dataclass
 class ConvConfig:
-    """Conv: 3 stride-2 conv layers, a linear bottleneck, a mirrored 3-layer decoder."""
+    """Conv: one stride-2 conv layer per entry of ``channels`` (3 by default), a linear
+    bottleneck, a mirrored decoder. ``conv_config_for`` sizes it for larger images."""
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
-    channels: tuple[int, int, int] = (32, 64, 128)
+    channels: tuple[int, ...] = (32, 64, 128)
     latent_dim: int = 20
     decoder: Literal["transposed", "upsample"] = "transposed"
 
@@ -179,10 +181,11 @@ class _ConvParts:
     def _build(self) -> tuple[int, int]:
         c = self.config
         in_ch, height, width = c.image_shape
-        hs, ws = _conv_sizes(height), _conv_sizes(width)  # e.g. [28, 14, 7, 4]
+        layers = len(c.channels)
+        hs, ws = _conv_sizes(height, layers), _conv_sizes(width, layers)  # e.g. [28, 14, 7, 4]
         chans = (in_ch, *c.channels)
         enc = []
-        for i in range(3):
+        for i in range(layers):
             enc += [nn.Conv2d(chans[i], chans[i + 1], 3, stride=2, padding=1), nn.ReLU()]
         self.encoder = nn.Sequential(*enc, nn.Flatten())  # (B, channels[-1] * 4 * 4)
         flat = chans[-1] * hs[-1] * ws[-1]
@@ -191,7 +194,7 @@ class _ConvParts:
             nn.ReLU(),
             nn.Unflatten(1, (chans[-1], hs[-1], ws[-1])),  # (B, flat) -> (B, 128, 4, 4)
         ]
-        for i in range(3, 0, -1):  # 4 -> 7 -> 14 -> 28
+        for i in range(layers, 0, -1):  # 4 -> 7 -> 14 -> 28
             target = (hs[i - 1], ws[i - 1])
             if c.decoder == "transposed":
                 pad = (target[0] - (2 * hs[i] - 1), target[1] - (2 * ws[i] - 1))
@@ -252,6 +255,32 @@ class ConvVAE(_ConvParts, _VAE):
         features, latent = self._build()
         self.to_mu = nn.Linear(features, latent)
         self.to_logvar = nn.Linear(features, latent)
+
+
+def conv_config_for(
+    image_shape: tuple[int, int, int],
+    *,
+    latent_dim: int = 20,
+    decoder: Literal["transposed", "upsample"] = "transposed",
+) -> ConvConfig:
+    """A ConvConfig deep enough for the image: stride-2 layers until the feature map is at
+    most 4x4, with channels doubling from 32 up to 512.
+
+    28x28 and 32x32 get the default 3 layers (32, 64, 128); 64x64 gets 4 (32, 64, 128, 256),
+    a 4x4x256 map before the bottleneck; 128x128 gets 5.
+
+    Args:
+        image_shape: (C, H, W) of the images.
+        latent_dim: size of z.
+        decoder: "transposed" or "upsample".
+    """
+    layers = 3
+    while _conv_sizes(max(image_shape[1:]), layers)[-1] > 4:
+        layers += 1
+    channels = tuple(min(512, 32 * 2**i) for i in range(layers))
+    return ConvConfig(
+        image_shape=tuple(image_shape), channels=channels, latent_dim=latent_dim, decoder=decoder
+    )
 
 
 @dataclass
