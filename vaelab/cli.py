@@ -14,6 +14,8 @@ from pathlib import Path
 __all__ = ["main"]
 
 MODELS = {"mlp": "MLPVAE", "conv": "ConvVAE", "conv-upsample": "UpsampleConvVAE"}
+TEST_FRACTION = 0.05  # of a folder's images, held out for the test numbers
+SPLIT_SEED = 0  # the held-out images depend on the folder only, so evaluate finds them again
 
 
 class UsageError(Exception):
@@ -77,56 +79,158 @@ def _save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _data_spec(args) -> dict:
+    """What ``--data`` names, with the options that shape the images (stored in checkpoints)."""
+    from vaelab import data
+
+    if args.data in data.DATASETS:
+        if args.image_size not in (None, 28) or args.channels not in (None, 1):
+            raise UsageError(
+                f"{args.data} images are 28x28 greyscale: leave out --image-size and --channels "
+                "(they are for folders of your own images)"
+            )
+        return {"data": args.data, "limit": args.limit}
+    folder = Path(args.data).expanduser()
+    if not folder.is_dir():
+        what = "a file, not a folder" if folder.exists() else "no folder there"
+        raise UsageError(
+            f"--data {args.data}: {what}; --data takes a folder of PNG/JPEG images "
+            f"or one of {', '.join(sorted(data.DATASETS))}"
+        )
+    return {
+        "data": str(folder.resolve()),
+        "image_size": args.image_size,
+        "channels": args.channels or 3,
+        "limit": args.limit,
+    }
+
+
+def _folder_split(n: int) -> tuple:
+    """Indices of the training and held-out images of a folder of n images."""
+    import torch
+
+    if n < 2:
+        raise UsageError(f"found {n} image; training needs at least 2 (one is held out)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    num_test = max(1, round(TEST_FRACTION * n))
+    return order[num_test:].sort().values, order[:num_test].sort().values
+
+
+def _load_data(spec: dict, *, train: bool = True, test_limit=None, progress: bool = True):
+    """(x_train or None, x_test, description): uint8 images (N, C, H, W) of the data in spec.
+
+    Datasets have their own test split; of a folder, a fixed 5% of the images is held out.
+    """
+    from vaelab import data
+
+    try:
+        if spec["data"] in data.DATASETS:
+            x_train = (
+                data.load_dataset(spec["data"], "train", limit=spec["limit"]).x if train else None
+            )
+            x_test = data.load_dataset(spec["data"], "test", limit=test_limit).x
+            return x_train, x_test, data.source()
+        images = data.load_images(
+            spec["data"],
+            image_size=spec["image_size"],
+            channels=spec["channels"],
+            limit=spec["limit"],
+            progress=progress,
+        )
+    except (FileNotFoundError, NotADirectoryError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    train_idx, test_idx = _folder_split(len(images.x))
+    x_train = images.x[train_idx] if train else None
+    return x_train, images.x[test_idx[:test_limit]], f"the folder {spec['data']}"
+
+
+def _build_model(name: str, image_shape: tuple[int, int, int], latent_dim: int):
+    from vaelab import models
+
+    if name == "mlp":
+        return models.MLPVAE(image_shape=image_shape, latent_dim=latent_dim)
+    decoder = "upsample" if name == "conv-upsample" else "transposed"
+    config = models.conv_config_for(image_shape, latent_dim=latent_dim, decoder=decoder)
+    return getattr(models, MODELS[name])(config)
+
+
 def cmd_train(args) -> int:
     import torch
 
-    from vaelab import data, models, plot, schedules, train
+    from vaelab import data, distributed, schedules, train
 
-    device = _device(args.device)
-    out = Path(args.out)
+    device = distributed.setup(_device(args.device))  # under torchrun: this process's device
+    try:
+        spec = _data_spec(args)
+        main_process = distributed.is_main()
+        named = spec["data"] in data.DATASETS
+        with distributed.local_main_first():  # one process per machine fills the data cache
+            x_train, x_test, description = _load_data(
+                spec,
+                test_limit=args.limit and max(1, args.limit // 4) if named else None,
+                progress=main_process and not args.no_progress,
+            )
+        model_name = args.model or ("mlp" if named else "conv")
+        image_shape = tuple(x_train.shape[1:])
+        torch.manual_seed(args.seed)
+        model = _build_model(model_name, image_shape, args.latent_dim).to(device)
+        steps_per_epoch = -(-len(x_train) // args.batch_size)
+        total_steps = steps_per_epoch * args.epochs
+        if args.anneal == "linear":
+            beta = schedules.linear_warmup(max(1, total_steps // 2), beta=args.beta)
+        elif args.anneal == "cyclical":
+            beta = schedules.cyclical(max(1, total_steps // 4), ratio=0.5, beta=args.beta)
+        else:
+            beta = args.beta
+        if main_process:
+            processes = distributed.world_size()
+            where = f"device {device}" if processes == 1 else f"{processes} processes"
+            shape = "x".join(map(str, image_shape))
+            print(
+                f"training {MODELS[model_name]} (latent_dim={args.latent_dim}) on "
+                f"{len(x_train)} images ({shape}) of {description}, {where}"
+            )
+        history = train.fit(
+            model,
+            x_train,
+            test_x=x_test,
+            num_epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            beta=beta,
+            free_bits=args.free_bits,
+            seed=args.seed,
+            device=device,
+            progress=not args.no_progress,
+        )
+        if not main_process:
+            return 0
+        _write_run(Path(args.out), model, history, x_test, spec=spec, seed=args.seed)
+    finally:
+        distributed.teardown()
+    return 0
+
+
+def _write_run(out: Path, model, history, x_test, *, spec: dict, seed: int) -> None:
+    """The checkpoint (with the data it was trained on), history, samples, reconstructions."""
+    import torch
+
+    from vaelab import data, plot, train
+
     out.mkdir(parents=True, exist_ok=True)
-    x_train, _ = data.load_mnist("train", limit=args.limit)
-    x_test, _ = data.load_mnist("test", limit=args.limit and max(1, args.limit // 4))
-    torch.manual_seed(args.seed)
-    model = getattr(models, MODELS[args.model])(latent_dim=args.latent_dim).to(device)
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    if args.anneal == "linear":
-        beta = schedules.linear_warmup(max(1, total_steps // 2), beta=args.beta)
-    elif args.anneal == "cyclical":
-        beta = schedules.cyclical(max(1, total_steps // 4), ratio=0.5, beta=args.beta)
-    else:
-        beta = args.beta
-    print(
-        f"training {MODELS[args.model]} (latent_dim={args.latent_dim}) on {len(x_train)} images "
-        f"of {data.source()}, device {device}"
-    )
-    history = train.fit(
-        model,
-        x_train,
-        test_x=x_test,
-        num_epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta=beta,
-        free_bits=args.free_bits,
-        seed=args.seed,
-        device=device,
-        progress=not args.no_progress,
-    )
     model.eval()
-    train.save_checkpoint(out / "model.pt", model, history=history)
+    device = next(model.parameters()).device
+    train.save_checkpoint(out / "model.pt", model, history=history, extra={"data": spec})
     (out / "history.json").write_text(history.to_json())
-    generator = torch.Generator(device=device).manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     _save_figure(plot.image_grid(model.sample(64, generator=generator).cpu()), out / "samples.png")
-    x_show = x_test[:8].to(device)
+    x_show = data.to_float(x_test[:8].to(device))
     _save_figure(
         plot.reconstructions(x_show.cpu(), model.reconstruct(x_show).cpu()),
         out / "reconstructions.png",
     )
     for name in ("model.pt", "history.json", "samples.png", "reconstructions.png"):
         print(f"wrote {out / name}")
-    return 0
 
 
 def cmd_sample(args) -> int:
@@ -154,7 +258,7 @@ def evaluate_model(model, x, *, num_samples: int = 100, batch_size: int = 250, s
     from vaelab import data, latent, losses, metrics, train
 
     device = next(model.parameters()).device
-    x = x.to(device)
+    x = data.to_float(x.to(device))  # uint8 images (N, C, H, W) -> [0, 1]
     generator = torch.Generator(device=device).manual_seed(seed)
     terms = train.evaluate(model, x, generator=generator)  # the same numbers fit logs
     results = {key: terms[key] for key in ("loss", "recon", "kl")}
@@ -174,15 +278,21 @@ def evaluate_model(model, x, *, num_samples: int = 100, batch_size: int = 250, s
 
 
 def cmd_evaluate(args) -> int:
-    from vaelab import data
-
     device = _device(args.device)
-    model, _ = _load(args.checkpoint, device)
+    model, checkpoint = _load(args.checkpoint, device)
     if not hasattr(model, "to_mu"):
         raise UsageError(f"{args.checkpoint} holds a plain autoencoder; evaluate needs a VAE")
-    x, _ = data.load_mnist("test", limit=args.limit)
+    # The data it was trained on (checkpoints from before --data: MNIST); for a folder, the
+    # same files, so the same images are held out.
+    spec = (checkpoint.extra or {}).get("data") or {"data": "mnist", "limit": None}
+    _, x, description = _load_data(spec, train=False, test_limit=args.limit)
+    if tuple(x.shape[1:]) != tuple(model.config.image_shape):
+        raise UsageError(
+            f"the test images are {tuple(x.shape[1:])} but the model takes "
+            f"{tuple(model.config.image_shape)}"
+        )
     results = evaluate_model(model, x, num_samples=args.num_samples, seed=args.seed)
-    print(f"test set: {len(x)} images of {data.source()}")
+    print(f"test set: {len(x)} images of {description}")
     rows = [
         ("test loss (-ELBO)", f"{results['loss']:.2f} nats"),
         ("reconstruction", f"{results['recon']:.2f} nats"),
@@ -239,8 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaelab", description="Train, sample, evaluate and grade VAEs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("train", help="train a VAE on MNIST and write its files")
-    p.add_argument("--model", choices=sorted(MODELS), default="mlp")
+    p = sub.add_parser("train", help="train a VAE on MNIST or your images and write its files")
+    p.add_argument(
+        "--data",
+        default="mnist",
+        help="mnist, fashion-mnist, or a folder of PNG/JPEG images (subfolders included)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="folders: centre-crop and resize every image to this square size "
+        "(default: the images' own size, which must then be the same for all)",
+    )
+    p.add_argument(
+        "--channels", type=int, choices=[1, 3], help="folders: 3 colour (default), 1 greyscale"
+    )
+    p.add_argument(
+        "--model", choices=sorted(MODELS), help="default: mlp for MNIST, conv for folders"
+    )
     p.add_argument("--latent-dim", type=_positive_int, default=20)
     p.add_argument("--epochs", type=_positive_int, default=10)
     p.add_argument("--batch-size", type=_positive_int, default=128)
@@ -248,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=_non_negative_float, default=1.0, help="KL weight")
     p.add_argument("--anneal", choices=["linear", "cyclical"], help="KL weight schedule")
     p.add_argument("--free-bits", type=_non_negative_float, default=0.0, help="nats per dim")
-    p.add_argument("--limit", type=_positive_int, help="train on this many images")
+    p.add_argument("--limit", type=_positive_int, help="use only this many images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/latest", help="folder for the files")
     p.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
