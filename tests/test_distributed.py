@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import distributed_worker  # tests/ is on sys.path under pytest
 import numpy as np
 import pytest
 import torch
-from distributed_worker import autoencoder  # tests/ is on sys.path under pytest
 from PIL import Image
 
 from vaelab import distributed, shapes, train
@@ -32,10 +32,10 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 def test_two_processes_give_the_weights_of_one_at_the_same_global_batch(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
-    run([sys.executable, str(HERE / "distributed_worker.py"), str(one)])
+    distributed_worker.main(one)  # in this process: one process
     run([*TORCHRUN, str(HERE / "distributed_worker.py"), str(two)])
     single = torch.load(one / "straight.pt")
-    initial = autoencoder().state_dict()
+    initial = distributed_worker.autoencoder().state_dict()
     assert all((single[k] - initial[k]).abs().max() > 1e-3 for k in single)  # it trained
     for name in ("straight.pt", "resumed.pt"):
         weights = torch.load(two / name)

@@ -326,7 +326,8 @@ def test_inputs_checked_once_up_front_not_per_batch(mnist, monkeypatch):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (lambda x: (x * 255).to(torch.uint8), "divide by 255"),
+        (lambda x: (x * 255).long(), "dtype int64"),
+        (lambda x: (x * 255).to(torch.uint8).view(len(x), -1), "reshape"),
         (lambda x: x * 255, r"values in \[0, 1\]"),
         (lambda x: x.view(len(x), -1), "reshape"),
         (lambda x: x.squeeze(1), "channel"),
@@ -338,6 +339,15 @@ def test_bad_training_data_gives_a_clear_error(mnist, bad, message):
         train.fit(small_vae(), bad(x[:64]), num_epochs=1, **quiet())
     with pytest.raises(ValueError, match="test_x"):
         train.fit(small_vae(), x[:64], test_x=bad(x[:64]), num_epochs=1, **quiet())
+
+
+def test_uint8_images_train_exactly_like_the_same_images_as_floats(mnist):
+    x, x_test = mnist
+    x8, x8_test = (x * 255).round().to(torch.uint8), (x_test * 255).round().to(torch.uint8)
+    assert torch.equal(data.to_float(x8), x)  # the same images
+    as_float = train.fit(small_vae(), x, test_x=x_test, num_epochs=2, **quiet())
+    as_uint8 = train.fit(small_vae(), x8, test_x=x8_test, num_epochs=2, **quiet())
+    assert numbers(as_uint8) == numbers(as_float)  # scaled per batch, bit for bit
 
 
 @pytest.mark.parametrize(

@@ -255,24 +255,26 @@ def evaluate_model(model, x, *, num_samples: int = 100, batch_size: int = 250, s
     """Test-set numbers for a VAE: ELBO terms, IWAE log-likelihood, PSNR, SSIM, active units."""
     import torch
 
-    from vaelab import data, latent, losses, metrics, train
+    from vaelab import data, losses, metrics, train
 
     device = next(model.parameters()).device
-    x = data.to_float(x.to(device))  # uint8 images (N, C, H, W) -> [0, 1]
+    x = x.to(device)  # uint8 images stay uint8 (N, C, H, W); each batch is scaled to [0, 1]
     generator = torch.Generator(device=device).manual_seed(seed)
     terms = train.evaluate(model, x, generator=generator)  # the same numbers fit logs
     results = {key: terms[key] for key in ("loss", "recon", "kl")}
     totals = {"iwae": 0.0, "psnr": 0.0, "ssim": 0.0}
+    mus = []
     with torch.no_grad():
         for xb in data.batches(x, batch_size=batch_size):
+            xb = data.to_float(xb)
+            mus.append(model.encode(xb)[0])  # (B, D) posterior means
             x_hat = model.reconstruct(xb)
             iwae = losses.iwae_bound(model, xb, num_samples=num_samples, generator=generator)
             totals["iwae"] += iwae.sum().item()
             totals["psnr"] += metrics.psnr(xb, x_hat, reduction="sum").item()
             totals["ssim"] += metrics.ssim(xb, x_hat, reduction="sum").item()
     results.update({key: value / len(x) for key, value in totals.items()})
-    mu, _ = latent.encode_dataset(model, x)
-    results["active_units"] = metrics.active_units(mu)
+    results["active_units"] = metrics.active_units(torch.cat(mus))
     results["latent_dim"] = model.latent_dim
     return results
 

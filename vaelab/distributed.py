@@ -8,8 +8,6 @@ DistributedDataParallel averages the gradients so that all copies take the same 
 Without torchrun every function here is a no-op for one process (rank 0 of 1).
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 from collections.abc import Iterator
@@ -21,8 +19,11 @@ from torch import nn
 
 __all__ = [
     "Shard",
+    "ShardWeight",
     "all_gather_objects",
+    "any_across",
     "broadcast_flag",
+    "broadcast_object",
     "is_main",
     "launched",
     "local_main_first",
@@ -32,6 +33,7 @@ __all__ = [
     "shard",
     "sum_across",
     "teardown",
+    "wait_for_all",
     "world_size",
     "wrap",
 ]
@@ -125,23 +127,48 @@ def local_main_first() -> Iterator[None]:
             dist.barrier()
 
 
-def wrap(model: nn.Module, device: torch.device) -> nn.Module:
-    """The model wrapped in DistributedDataParallel (which copies rank 0's weights to all),
-    or the model itself in one process."""
+class ShardWeight:
+    """The weight of this process's current shard (``Shard.weight``), which ``wrap``'s
+    gradient averaging applies; set it before each backward."""
+
+    def __init__(self) -> None:
+        self.value = 1.0
+
+
+# No `from __future__ import annotations` in this module: DDP inspects the hook's annotations.
+def _weighted_average(
+    weight: ShardWeight, bucket: dist.GradBucket
+) -> torch.futures.Future[torch.Tensor]:
+    """DDP communication hook: the mean over processes of weight x gradient."""
+    grads = bucket.buffer()
+    grads.mul_(weight.value / dist.get_world_size())
+    future = dist.all_reduce(grads, op=dist.ReduceOp.SUM, async_op=True).get_future()
+    return future.then(lambda done: done.value()[0])
+
+
+def wrap(model: nn.Module, device: torch.device, weight: ShardWeight) -> nn.Module:
+    """The model in DistributedDataParallel, or the model itself in one process.
+
+    DDP copies rank 0's weights to every process, then after each backward replaces every
+    gradient by the mean over processes of ``weight.value`` x gradient, so all copies take
+    the same step.
+    """
     if not dist.is_initialized():
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    ddp.register_comm_hook(weight, _weighted_average)
+    return ddp
 
 
 def shard(xb: torch.Tensor) -> Shard:
     """This process's rows of a global batch: ``xb.tensor_split(world_size)[rank]``.
 
-    Each process's loss is its rows' mean; weighted by ``size * world_size / B``, the
-    gradients DistributedDataParallel averages equal the global batch's mean gradient,
-    also when B does not divide evenly. A process left without rows trains on one
-    duplicated row with weight 0.
+    Each process's loss is the mean over its rows; with gradients weighted by
+    ``size * world_size / B`` (see ``wrap``), their mean over processes is the gradient
+    of the global batch's mean loss, also when B does not divide evenly. A process left
+    without rows trains on one duplicated row with weight 0.
 
     Args:
         xb: (B, ...) the same global batch in every process.
@@ -162,13 +189,31 @@ def sum_across(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def any_across(flag: torch.Tensor) -> torch.Tensor:
+    """A 0/1 flag set to 1 in every process if it is 1 in any (in place, on the device)."""
+    if dist.is_initialized():
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return flag
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's obj (any picklable value), in every process."""
+    if not dist.is_initialized():
+        return obj
+    objects = [obj]
+    dist.broadcast_object_list(objects, src=0)
+    return objects[0]
+
+
 def broadcast_flag(flag: bool) -> bool:
     """Rank 0's value of flag, in every process (e.g. a callback asking to stop)."""
-    if not dist.is_initialized():
-        return flag
-    objects = [flag]
-    dist.broadcast_object_list(objects, src=0)
-    return bool(objects[0])
+    return bool(broadcast_object(flag))
+
+
+def wait_for_all() -> None:
+    """Wait until every process gets here (e.g. until rank 0 has written its files)."""
+    if dist.is_initialized():
+        dist.barrier()
 
 
 def all_gather_objects(obj: Any) -> list[Any]:

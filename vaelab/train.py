@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from vaelab import data, losses
+from vaelab import data, distributed, losses
 from vaelab.checks import check_images
 
 __all__ = [
@@ -323,7 +323,8 @@ def evaluate(
 
     Args:
         model: a vaelab VAE or autoencoder.
-        x: (N, C, H, W) images in [0, 1] on the model's device.
+        x: (N, C, H, W) images on the model's device, floats in [0, 1] or uint8 (scaled
+            per batch).
         beta, free_bits: as in training; free bits clamp the dataset's mean KL per dimension.
         generator: for the eps draws (on x's device); repeatable evaluations.
 
@@ -336,6 +337,7 @@ def evaluate(
         recon_sum = torch.zeros((), device=x.device, dtype=torch.float64)
         kl_dim_sum = torch.zeros(model.latent_dim, device=x.device, dtype=torch.float64)
         for xb in data.batches(x, batch_size=batch_size):
+            xb = data.to_float(xb)  # uint8 0..255 -> [0, 1], on the device
             if _is_vae(model):
                 out = model(xb, generator=generator)
                 recon = losses.reconstruction_nll(
@@ -385,23 +387,32 @@ def _check_hparams(*, num_epochs, batch_size, lr, beta, free_bits, likelihood) -
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
 
 
+def _check_data(x, image_shape: tuple[int, ...], *, name: str) -> None:
+    """Images as floats in [0, 1] or as uint8 (always in range: their shape is checked)."""
+    if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
+        check_images(x[:1].float(), image_shape, name=name, values=False)
+    else:
+        check_images(x, image_shape, name=name)
+
+
 def _place(model: nn.Module, train_x, test_x, device, amp: bool):
-    """Check the model and the data once, and move both to the training device."""
+    """Check the model and the data once, and move both to the training device (under
+    torchrun: this process's device, joining the process group)."""
     if not hasattr(model, "config") or not hasattr(model, "check_inputs"):
         raise ValueError(
             f"fit trains vaelab models (vaelab.models), got {type(model).__name__}; "
             "build one with e.g. vaelab.models.MLPVAE(latent_dim=20)"
         )
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = distributed.setup(device if device is not None else next(model.parameters()).device)
     if amp and device.type != "cuda":
         raise ValueError(
             f"amp=True (bf16 autocast) needs a CUDA device, got {device}; "
             "leave amp=False on the CPU"
         )
-    check_images(train_x, model.config.image_shape, name="train_x")
+    _check_data(train_x, model.config.image_shape, name="train_x")
     if test_x is not None:
-        check_images(test_x, model.config.image_shape, name="test_x")
-        test_x = test_x.to(device)
+        _check_data(test_x, model.config.image_shape, name="test_x")
+        test_x = test_x.to(device) if distributed.is_main() else test_x  # rank 0 evaluates
     return model.to(device), train_x.to(device), test_x, device
 
 
@@ -418,8 +429,11 @@ class _RandomStreams:
 
     def __init__(self, seed: int, device: torch.device):
         self.seed = seed
-        self.shuffle = torch.Generator().manual_seed(seed)
-        self.noise = torch.Generator(device=device).manual_seed(seed + 1)
+        self.shuffle = torch.Generator().manual_seed(seed)  # the same order in every process
+        # Under torchrun each process draws its own noise (process 0 the one-process stream).
+        self.noise = torch.Generator(device=device).manual_seed(
+            seed + 1 + 10_000 * distributed.rank()
+        )
         self.eval = torch.Generator(device=device)
 
     def for_evaluation(self) -> torch.Generator:
@@ -471,13 +485,17 @@ class _DivergenceGuard:
         self.skipped = torch.zeros((), device=device)
 
     def check(self, loss: torch.Tensor, *, epoch: int, step: int, batch: int) -> None:
-        if not self.on_device and not torch.isfinite(loss):
+        if self.on_device:
+            return
+        bad = distributed.any_across((~torch.isfinite(loss)).float())  # all stop together
+        if bad:
             raise TrainingDiverged(_diverged_message(epoch, step, batch, self.lr))
 
     def step(self, loss: torch.Tensor) -> None:
         """``optimizer.step()``, skipped on the device after a bad loss (CUDA, fused Adam)."""
         if self.on_device:
             torch.logical_or(self.found_inf, ~torch.isfinite(loss), out=self.found_inf)
+            distributed.any_across(self.found_inf)  # every process skips the same steps
             self.optimizer.found_inf, self.optimizer.grad_scale = self.found_inf, None
         self.optimizer.step()
         if self.on_device:
@@ -550,16 +568,49 @@ def _record_test(history: History, result: dict[str, Any]) -> None:
 
 
 def _save_resumable(path, model, optimizer, history, *, step, rng, batch_size, num_train):
-    """A checkpoint with what ``fit(resume=...)`` needs to continue this run exactly."""
+    """A checkpoint with what ``fit(resume=...)`` needs to continue this run exactly,
+    written by rank 0 with every process's noise stream."""
+    noise_states = distributed.all_gather_objects(rng.noise.get_state())  # one per process
+    if not distributed.is_main():
+        return
     train_state = {
         "step": step,
         "seed": rng.seed,
         "batch_size": batch_size,
         "num_train": num_train,
         "shuffle_rng": rng.shuffle.get_state(),
-        "noise_rng": rng.noise.get_state(),
+        "noise_rng": noise_states[0],
+        "noise_rng_per_process": noise_states,
     }
     save_checkpoint(path, model, optimizer=optimizer, history=history, train_state=train_state)
+
+
+def _shards(train_x: torch.Tensor, *, batch_size: int, rng, binarize: bool, weight):
+    """Every shuffled batch, or under torchrun this process's share of it, as floats in
+    [0, 1] on the device; yields (x, how many images of the global batch x counts for)."""
+    shuffled = data.batches(train_x, batch_size=batch_size, shuffle=True, generator=rng.shuffle)
+    for xb in shuffled:
+        part = distributed.shard(xb)  # the whole batch in one process
+        weight.value = part.weight  # applied to this shard's gradients (distributed.wrap)
+        x = data.to_float(part.x)  # uint8 0..255 -> [0, 1], on the device
+        if binarize:
+            x = data.binarize(x, generator=rng.noise)
+        yield x, part.size
+
+
+def _test_numbers(model, test_x, *, beta: float, rng, free_bits: float, likelihood: str):
+    """Evaluate on the test set in rank 0 alone; every process gets its numbers."""
+    result = None
+    if distributed.is_main():
+        result = evaluate(
+            model,
+            test_x,
+            beta=beta,
+            free_bits=free_bits,
+            likelihood=likelihood,
+            generator=rng.for_evaluation(),
+        )
+    return distributed.broadcast_object(result)
 
 
 # -------------------------------------------------------------------------------- fit
@@ -594,8 +645,9 @@ def fit(
     Args:
         model: a vaelab model; VAEs have ``to_mu``, autoencoders are trained on
             reconstruction only (KL reported as 0). Its weights are trained in place.
-        train_x: (N, C, H, W) images in [0, 1].
-        test_x: (M, C, H, W) images in [0, 1], evaluated after every epoch.
+        train_x: (N, C, H, W) images, floats in [0, 1] or uint8 in 0..255 (kept as uint8 on
+            the device, a quarter of the memory, and scaled batch by batch).
+        test_x: (M, C, H, W) images, the same kinds, evaluated after every epoch.
         num_epochs: total epochs (when resuming: including those already done).
         batch_size: examples per step.
         lr: Adam learning rate (ignored when ``optimizer`` is given).
@@ -613,6 +665,7 @@ def fit(
         seed: seeds every random draw inside fit (shuffling, eps, binarisation). The
             initial weights are the model's: seed with ``torch.manual_seed`` before building it.
         device: where to train; None keeps the model's device. Data moves there once.
+            Under torchrun, "cuda" means GPU number LOCAL_RANK (``distributed.setup``).
         callbacks: each called as ``cb(epoch, history, model)`` after every epoch;
             returning True stops training.
         progress: a tqdm progress bar (the notebook widget inside Jupyter); False is silent.
@@ -624,6 +677,13 @@ def fit(
             the numbers of an uninterrupted run. Use the same data, batch_size and seed.
         amp: bf16 autocast (CUDA only).
         compile: run the model through ``torch.compile``.
+
+    Under ``torchrun --nproc_per_node N`` (and ``--nnodes``) fit joins the process group
+    (NCCL on GPUs, gloo on the CPU) and trains with DistributedDataParallel: every process
+    takes its share of each batch of ``batch_size`` images and the averaged gradients give
+    the step one process would take on the whole batch. Rank 0 alone prints, evaluates
+    (every process gets its numbers) and writes the checkpoint, which every process can
+    resume from. Callbacks run in every process; rank 0's answer decides whether to stop.
 
     Returns:
         The ``History``, one entry per epoch (including resumed ones).
@@ -656,24 +716,25 @@ def fit(
             num_train=len(train_x),
         )
     vae = _is_vae(model)
-    forward = torch.compile(model) if compile else model
+    weight = distributed.ShardWeight()  # set for every batch by _shards
+    forward = distributed.wrap(model, device, weight)  # DistributedDataParallel under torchrun
+    forward = torch.compile(forward) if compile else forward
     autocast = (
         (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     )
     guard = _DivergenceGuard(optimizer, device)
     steps_left = (num_epochs - len(history)) * math.ceil(len(train_x) / batch_size)
-    progress = _Progress(total_steps=steps_left, progress=progress, log=log)
+    main = distributed.is_main()  # the one process that prints, evaluates and writes
+    progress = _Progress(total_steps=steps_left, progress=progress and main, log=log and main)
     with _training_mode(model), contextlib.closing(progress), contextlib.closing(guard):
         for epoch in range(len(history) + 1, num_epochs + 1):
             start = time.perf_counter()
             totals = torch.zeros(3, device=device)  # loss, recon, kl, summed over images
             batch, beta_now = 0, 0.0
-            shuffled = data.batches(
-                train_x, batch_size=batch_size, shuffle=True, generator=rng.shuffle
+            shuffled = _shards(
+                train_x, batch_size=batch_size, rng=rng, binarize=binarize, weight=weight
             )
-            for batch, x in enumerate(shuffled):
-                if binarize:
-                    x = data.binarize(x, generator=rng.noise)
+            for batch, (x, count) in enumerate(shuffled):
                 beta_now = float(beta_at(step))
                 with autocast():
                     out = forward(x, generator=rng.noise) if vae else forward(x)
@@ -682,17 +743,15 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
                 guard.step(terms.loss)  # optimizer.step()
-                totals.add_(torch.stack([t.detach().float() for t in terms]), alpha=len(x))
+                totals.add_(torch.stack([t.detach().float() for t in terms]), alpha=count)
                 step += 1
                 progress.step()
-            means = (totals / len(train_x)).tolist()  # one sync per epoch
+            means = (distributed.sum_across(totals) / len(train_x)).tolist()  # one sync per epoch
             guard.end_of_epoch(means[0], epoch=epoch, step=step, batch=batch)
             _record_epoch(history, epoch, means, beta_now)
             if test_x is not None:
                 eval_kw = {"free_bits": free_bits, "likelihood": likelihood}
-                result = evaluate(
-                    model, test_x, beta=beta_now, generator=rng.for_evaluation(), **eval_kw
-                )
+                result = _test_numbers(model, test_x, beta=beta_now, rng=rng, **eval_kw)
                 _record_test(history, result)
             history.seconds.append(time.perf_counter() - start)
             progress.epoch(history)
@@ -707,8 +766,10 @@ def fit(
                     batch_size=batch_size,
                     num_train=len(train_x),
                 )
-            if any([bool(cb(epoch, history, model)) for cb in callbacks]):  # call every one
+            stop = any([bool(cb(epoch, history, model)) for cb in callbacks])  # call every one
+            if distributed.broadcast_flag(stop):  # rank 0's answer, in every process
                 break
+    distributed.wait_for_all()  # rank 0's files are written when fit returns anywhere
     return history
 
 
@@ -745,14 +806,18 @@ def _resume(
     model.load_state_dict(resume.model.state_dict())
     optimizer.load_state_dict(resume.optimizer_state)
     rng.shuffle.set_state(state["shuffle_rng"].cpu())
+    per_process = state.get("noise_rng_per_process") or [state["noise_rng"]]
     try:
-        rng.noise.set_state(state["noise_rng"].cpu())
+        if len(per_process) == distributed.world_size():  # else: a fresh stream per process
+            rng.noise.set_state(per_process[distributed.rank()].cpu())
     except RuntimeError:  # a checkpoint from another device type: its stream cannot continue
         warnings.warn(
             "the checkpoint's random state is for another device, so the resumed run "
             "draws fresh noise and will not match an uninterrupted run exactly",
             stacklevel=3,
         )
-        rng.noise.manual_seed(int(state["seed"]) + 1 + int(state["step"]))
+        rng.noise.manual_seed(
+            int(state["seed"]) + 1 + int(state["step"]) + 10_000 * distributed.rank()
+        )
     history = History.from_dict(resume.history.to_dict())
     return history, int(state["step"])
