@@ -8,7 +8,9 @@ and 2 epochs then resumed to 3 from the checkpoint; rank 0 saves the weights of 
 OUT/straight.pt and OUT/resumed.pt, and the histories to OUT/histories.json. 37 images in
 batches of 9: with 2 processes a batch of 9 is split 5 + 4 (the shard weights must make
 that the whole batch's mean, not the mean of two means), and the last batch holds one
-image, so one process has none of it.
+image, so one process has none of it. In several processes it then trains once more with a
+loss that turns NaN in process 1 alone: every process must stop with TrainingDiverged
+(none may wait forever for the others); each writes the message to OUT/diverged-RANK.txt.
 """
 
 import json
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from vaelab import distributed, models, train
 
@@ -45,7 +48,23 @@ def main(out: Path) -> None:
         torch.save(resumed.state_dict(), out / "resumed.pt")
         histories = {"straight": history.to_dict(), "resumed": resumed_history.to_dict()}
         (out / "histories.json").write_text(json.dumps(histories))
+    if distributed.world_size() > 1:
+        diverge_in_one_process(x, out, options)
     distributed.teardown()
+
+
+def diverge_in_one_process(x: torch.Tensor, out: Path, options: dict) -> None:
+    calls = []
+
+    def loss_fn(x_logits, x, beta):  # per-image BCE; NaN in process 1 at its 4th step
+        loss = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").sum((1, 2, 3))
+        calls.append(1)
+        return loss * float("nan") if distributed.rank() == 1 and len(calls) == 4 else loss
+
+    try:
+        train.fit(autoencoder(), x, num_epochs=2, loss_fn=loss_fn, **options)
+    except train.TrainingDiverged as err:
+        (out / f"diverged-{distributed.rank()}.txt").write_text(str(err))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ def test_two_processes_give_the_weights_of_one_at_the_same_global_batch(tmp_path
         histories["straight"]["train_loss"], single_history["straight"]["train_loss"], rtol=1e-5
     )
     assert histories["resumed"]["train_loss"] == histories["straight"]["train_loss"]
+    # A NaN loss in one process stops every process at the same step.
+    messages = [(two / f"diverged-{rank}.txt").read_text() for rank in (0, 1)]
+    assert messages[0] == messages[1] and "step 3" in messages[0]
 
 
 @pytest.mark.slow

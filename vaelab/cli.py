@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -413,14 +414,16 @@ def main(argv: list[str] | None = None) -> int:
         from vaelab import grade
 
         return grade.main(argv[1:])
+    # Under torchrun every process meets the same error; rank 0 alone says it.
+    say = print if os.environ.get("RANK", "0") == "0" else (lambda *args, **kwargs: None)
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as err:
-        print(f"vaelab: error: {err}", file=sys.stderr)
+        say(f"vaelab: error: {err}", file=sys.stderr)
         return 2
     except FloatingPointError as err:  # training diverged: the message names step and causes
-        print(f"vaelab: error: {err}", file=sys.stderr)
+        say(f"vaelab: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vaelab: interrupted", file=sys.stderr)
