@@ -114,17 +114,36 @@ def wait_idle(page, timeout_ms: int = 120_000) -> None:
     )
 
 
+def add_cell_and_run(page, source: str) -> None:
+    """Below the selected cell: a new code cell holding ``source``, run in place."""
+    page.keyboard.press("Escape")  # command mode
+    page.keyboard.press("b")  # a new cell below, selected
+    page.keyboard.press("Enter")  # edit it
+    page.keyboard.insert_text(source)  # as a paste: no auto-closed brackets
+    page.keyboard.press("Control+Enter")  # run it, stay on it
+
+
 def code_cell(page, source: str):
     return page.locator(".jp-CodeCell").filter(has=page.locator(".jp-InputArea", has_text=source))
 
 
 def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
-    from vaelab import quiz
-
-    base, token = lab
-    on_disk = (ROOT / "notebooks" / LESSON).read_bytes()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    try:
+        run_lesson_00(page, *lab, artifacts)
+    except Exception:
+        page.locator(".jp-Cell").last.scroll_into_view_if_needed(timeout=5000)
+        page.screenshot(path=artifacts / "lab-failure.png")
+        raise
+    finally:
+        context.close()
+
+
+def run_lesson_00(page, base: str, token: str, artifacts: Path) -> None:
+    from vaelab import quiz
+
+    on_disk = (ROOT / "notebooks" / LESSON).read_bytes()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{base}/lab/tree/{LESSON}?token={token}")
@@ -136,8 +155,8 @@ def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
     page.screenshot(path=artifacts / "lab-1-lesson00-opened.png")
 
     # Run the whole lesson (FAST), then answer the first quiz question.
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").click()
+    page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
     q = quiz.get("00.pixel_scaling")
     cell = code_cell(page, f'quiz.ask("{q.id}")')
     cell.locator(".widget-radio-box").wait_for(timeout=180_000)
@@ -165,15 +184,9 @@ def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
     assert colour == "rgb(26, 127, 55)", colour  # marked right in green
     cell.screenshot(path=artifacts / "lab-3-quiz-right-answer.png")
 
-    # Two new cells at the end: a numeric quiz box, then one short epoch of train.fit.
+    # A new cell at the end: a numeric quiz box starts empty and asks for a number.
     page.locator(".jp-Cell .jp-InputPrompt").last.click()
-    for source in ('quiz.ask("04.kl_value")', FIT_CELL):
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")  # a new cell below, in command mode
-        page.keyboard.press("Enter")  # edit it
-        page.keyboard.insert_text(source)
-        page.keyboard.press("Shift+Enter")
-
+    add_cell_and_run(page, 'quiz.ask("04.kl_value")')
     numeric = code_cell(page, 'quiz.ask("04.kl_value")')
     numeric.locator(".widget-text input").wait_for(timeout=60_000)
     assert numeric.locator(".widget-text input").input_value() == ""  # starts empty
@@ -182,6 +195,8 @@ def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
     numeric.scroll_into_view_if_needed()
     numeric.screenshot(path=artifacts / "lab-4-numeric-quiz-empty-check.png")
 
+    # Another: one short epoch of train.fit, whose tqdm bar is a widget in JupyterLab.
+    add_cell_and_run(page, FIT_CELL)
     fit = code_cell(page, "history_small = train.fit(")
     bar = fit.locator(".widget-hprogress, .widget-progress").first
     bar.wait_for(timeout=120_000)  # the tqdm widget, while the callback holds the epoch open
@@ -194,5 +209,4 @@ def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
     assert "test_loss" in fit.inner_text() or "loss" in fit.inner_text()  # the epoch's log line
 
     assert not errors, errors
-    context.close()
     assert (ROOT / "notebooks" / LESSON).read_bytes() == on_disk, "the test changed the lesson"
