@@ -21,9 +21,11 @@ pytestmark = [pytest.mark.book, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-# Wait for MathJax (when the page loads it) to finish typesetting.
-MATHJAX_DONE = """() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
-    ? MathJax.startup.promise.then(() => true) : true"""
+# Wait for MathJax (when the page loads it) to finish typesetting, then for the fonts it asked
+# for to arrive (or fail, which the watch records).
+TYPESET = """() => ((window.MathJax && MathJax.startup && MathJax.startup.promise)
+    ? MathJax.startup.promise : Promise.resolve())
+    .then(() => document.fonts.ready).then(() => true)"""
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -87,9 +89,8 @@ def context(browser):
 def open_page(context, url):
     page = context.new_page()
     watch = Watch(page)
-    page.goto(url, wait_until="networkidle")
-    page.evaluate(MATHJAX_DONE)
-    page.wait_for_load_state("networkidle")  # fonts and TeX extensions MathJax asked for
+    page.goto(url, wait_until="load")
+    page.evaluate(TYPESET)
     return page, watch
 
 

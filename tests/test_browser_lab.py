@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,6 +77,8 @@ def lab(tmp_path_factory, artifacts):
         command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
+    checkpoints = ROOT / "notebooks" / ".ipynb_checkpoints"  # JupyterLab makes it on opening
+    made_checkpoints = not checkpoints.exists()
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -97,6 +100,8 @@ def lab(tmp_path_factory, artifacts):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+        if made_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def tail(artifacts: Path) -> str:

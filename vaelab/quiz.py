@@ -6,6 +6,9 @@ In a notebook::
     quiz.ask("04.kl_sign")             # radio buttons and a Check button in Jupyter
     quiz.answer("04.kl_sign", 0)       # or answer in code: prints and returns a Result
 
+Where no kernel runs (the course's book, a notebook viewer) the widgets' output carries a
+static copy, ``quiz.static_html(id)``: the options, each explanation folded in ``<details>``.
+
 The questions live in ``vaelab/quizzes/lessonNN.py``, one plain list of dicts per lesson.
 Numeric questions carry a ``compute`` function that calls vaelab itself, so the expected
 value is never typed in by hand.
