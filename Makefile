@@ -4,7 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test test-fast lint format bench gpu-check clean
+# JupyterLab refuses to start as root (containers, cloud machines) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
+LAB_ARGS ?=
+
+# The book: FAST=1 builds from quick runs (VAELAB_FAST=1), in a folder and execution cache
+# of its own, so that quick and full runs never mix.
+FAST ?=
+BOOK_DIR := book/_build$(if $(filter 1,$(FAST)),/fast)
+# $(call sphinx,BUILD_DIR): strict (warnings are errors, every reference must resolve).
+sphinx = $(PY) -m sphinx -b html -W --keep-going -n -T -d $(1)/doctrees book $(1)/html
+
+.PHONY: setup lab test test-fast test-lessons book book-clean lint format bench gpu-check clean
 
 # Create the virtual environment once; reuse it afterwards.
 $(PY):
@@ -12,22 +24,36 @@ $(PY):
 
 # Install (again) only when the package metadata or the pins change.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PY) -m pip install -qq -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install -qq -c constraints.txt -e ".[lab,test,book]"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
-# Unit tests, then every notebook executed by nbval in FAST mode.
+# Unit tests; then every lesson executed once, by the book built from FAST runs (an error
+# in any cell fails the build); then that book and JupyterLab checked in headless Chromium.
 test: setup
-	VAELAB_FAST=1 $(PY) -m pytest -q tests
+	VAELAB_FAST=1 $(PY) -m pytest -q -m "not book and not browser" tests
+	VAELAB_FAST=1 $(call sphinx,book/_build/fast)
+	VAELAB_FAST=1 $(PY) -m pytest -q -m "book or browser" tests
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not book and not browser" tests
+
+# Every notebook executed by nbval in FAST mode (make test executes them through the book).
+test-lessons: setup
 	VAELAB_FAST=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider notebooks \
 		|| [ $$? -eq 5 ]
 
-test-fast: setup
-	$(PY) -m pytest -q -m "not slow" tests
+# The course as a static site in book/_build/html (FAST=1: book/_build/fast/html).
+book: setup
+	VAELAB_FAST=$(if $(filter 1,$(FAST)),1,) $(call sphinx,$(BOOK_DIR))
+	@echo "open $(BOOK_DIR)/html/index.html"
+
+book-clean:
+	rm -rf book/_build book/lessons book/exercises book/quizzes.md book/api.md book/_generated
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -44,5 +70,5 @@ bench: setup
 gpu-check: setup
 	$(PY) benchmarks/gpu_check.py
 
-clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+clean: book-clean
+	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts

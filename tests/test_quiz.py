@@ -8,6 +8,7 @@ import math
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,9 @@ def test_widget_checks_the_chosen_option():
     assert "Not quite." in feedback(box)
     radio.value = q.correct
     button.click()
-    assert "Correct." in feedback(box) and q.explanations[q.correct] in feedback(box)
+    right = q.explanations[q.correct].removeprefix("Right:").strip()
+    assert "Correct." in feedback(box) and right[1:] in feedback(box)  # [1:]: now capitalised
+    assert "Right:" not in feedback(box)  # not "Correct. Right: ..."
 
 
 def test_widget_for_a_numeric_question_and_for_a_lesson():
@@ -167,10 +170,94 @@ def test_widget_for_a_numeric_question_and_for_a_lesson():
     q = quiz.get("06.warmup_weight")
     box = quiz.ask(q.id, widget=True)
     _, entry, button, _ = box.children
-    entry.value = q.expected()
+    assert entry.value == ""  # starts empty: no 0 that reads as an answer
+    button.click()  # Check on the untouched box asks for a number, not about a mistake
+    assert "Type a number" in feedback(box) and q.hint not in feedback(box)
+    entry.value = "  "
+    button.click()
+    assert "Type a number" in feedback(box)
+    entry.value = "lots"
+    button.click()
+    assert "'lots' is not a number" in feedback(box)
+    entry.value = str(q.expected() + 10 * q.tolerance)
+    button.click()
+    assert "Not quite." in feedback(box) and q.hint in feedback(box)
+    entry.value = f" {q.expected()} "
     button.click()
     assert "Correct." in feedback(box)
     assert len(quiz.ask_lesson(6, widget=True).children) == len(quiz.questions(6))
+
+
+def test_feedback_html_has_ordinary_line_spacing():
+    # ipywidgets' HTML widget sets line-height to its 28 px row height; the quiz overrides it.
+    pytest.importorskip("ipywidgets")
+    header = quiz.ask("05.slerp_vs_lerp", widget=True).children[0]
+    assert header.value.count("line-height:1.45") == 2  # the question and its option list
+
+
+def test_correct_feedback_does_not_repeat_the_verdict():
+    q = quiz.get("00.batch_shape")
+    assert q.explanations[q.correct].startswith("Right:")
+    text = str(quiz.answer(q.id, q.correct, quiet=True))
+    assert text.startswith("[00.batch_shape] Correct. PyTorch's (B, C, H, W) layout")
+    assert "Right" not in text
+    wrong = str(quiz.answer(q.id, 0, quiet=True))
+    assert wrong == f"[00.batch_shape] Not quite. {q.explanations[0]}"
+
+
+class _Parser(HTMLParser):
+    """The text of each <summary> and of each <details> body, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.summaries, self.bodies, self.stack = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.stack.append(tag)
+        if tag == "summary":
+            self.summaries.append("")
+        elif tag == "details":
+            self.bodies.append("")
+
+    def handle_endtag(self, tag):
+        self.stack.pop()
+
+    def handle_data(self, data):
+        if "summary" in self.stack:
+            self.summaries[-1] += data
+        elif "details" in self.stack:
+            self.bodies[-1] += data
+
+
+@pytest.mark.parametrize("q", CHOICE, ids=ids(CHOICE))
+def test_static_html_folds_each_options_explanation(q):
+    parser = _Parser()
+    parser.feed(quiz.static_html(q.id))
+    assert parser.summaries == list(q.options)  # each option is the visible part of a fold
+    for i, body in enumerate(parser.bodies):  # and its verdict and explanation are folded away
+        verdict = "Right." if i == q.correct else "Not quite."
+        assert body.startswith(verdict), body
+        why = " ".join(q.explanations[i].removeprefix("Right:").split())
+        assert why[1:] in " ".join(html.unescape(body).split())  # [1:]: capitalised after Right.
+
+
+@pytest.mark.parametrize("q", NUMERIC, ids=ids(NUMERIC))
+def test_static_html_of_a_numeric_question_folds_hint_and_computed_answer(q):
+    parser = _Parser()
+    parser.feed(quiz.static_html(q.id))
+    assert parser.summaries == ["Hint", "Answer"]
+    assert html.unescape(parser.bodies[0]).strip() == q.hint
+    shown = f"{q.expected():.{max(0, math.ceil(-math.log10(q.tolerance)) + 1)}f}"
+    assert parser.bodies[1].startswith(shown)
+
+
+def test_widgets_carry_the_static_html_for_pages_without_a_kernel():
+    pytest.importorskip("ipywidgets")
+    bundle = quiz.ask("04.kl_sign", widget=True)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # Jupyter shows the widgets
+    assert bundle["text/html"] == quiz.static_html("04.kl_sign")  # a static page, the HTML
+    lesson = quiz.ask_lesson(4, widget=True)._repr_mimebundle_()["text/html"]
+    assert lesson == "\n".join(quiz.static_html(q.id) for q in quiz.questions(4))
 
 
 def test_importing_quiz_does_not_import_ipywidgets():

@@ -14,7 +14,7 @@ def _describe(x: torch.Tensor) -> str:
 def check_images(
     x: torch.Tensor, image_shape: tuple[int, ...], *, name: str = "x", values: bool = True
 ) -> None:
-    """Raise ValueError unless x is a float (B, *image_shape) batch with values in [0, 1].
+    """Raise ValueError unless x is a float ``(B, *image_shape)`` batch with values in [0, 1].
 
     Args:
         x: (B, C, H, W) images.

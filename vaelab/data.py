@@ -648,7 +648,7 @@ def batches(
         drop_last: skip a final batch smaller than ``batch_size``.
 
     Yields:
-        The batch of x alone, or a tuple (x_batch, *other_batches) when more tensors are given.
+        The batch of x alone, or a tuple ``(x_batch, *other_batches)`` when more tensors are given.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -6,6 +6,9 @@ In a notebook::
     quiz.ask("04.kl_sign")             # radio buttons and a Check button in Jupyter
     quiz.answer("04.kl_sign", 0)       # or answer in code: prints and returns a Result
 
+Where no kernel runs (the course's book, a notebook viewer) the widgets' output carries a
+static copy, ``quiz.static_html(id)``: the options, each explanation folded in ``<details>``.
+
 The questions live in ``vaelab/quizzes/lessonNN.py``, one plain list of dicts per lesson.
 Numeric questions carry a ``compute`` function that calls vaelab itself, so the expected
 value is never typed in by hand.
@@ -36,6 +39,7 @@ __all__ = [
     "check",
     "get",
     "questions",
+    "static_html",
 ]
 
 
@@ -92,7 +96,16 @@ class Result:
 
     def __str__(self) -> str:
         verdict = "Correct." if self.correct else "Not quite."
-        return f"[{self.question_id}] {verdict} {self.explanation}"
+        return f"[{self.question_id}] {verdict} {_after_verdict(self.explanation)}"
+
+
+def _after_verdict(explanation: str) -> str:
+    """The explanation without its leading "Right:", which a "Correct." verdict already says."""
+    for prefix in ("Right:", "Right.", "Right,"):
+        if explanation.startswith(prefix):
+            rest = explanation[len(prefix) :].lstrip()
+            return rest[:1].upper() + rest[1:]
+    return explanation
 
 
 # ----------------------------------------------------------------------------------------
@@ -303,30 +316,44 @@ def _feedback(result: Result) -> dict:
     colour, verdict = (
         ("#1a7f37", "&#10003; Correct.") if result.correct else ("#b3261e", "&#10007; Not quite.")
     )
-    body = f'<p><b style="color:{colour}">{verdict}</b> {html.escape(result.explanation)}</p>'
+    explanation = html.escape(_after_verdict(result.explanation))
+    body = f'<p style="{_LINE}"><b style="color:{colour}">{verdict}</b> {explanation}</p>'
+    return _display(body, str(result))
+
+
+def _display(html_text: str, plain: str) -> dict:
+    """An Output widget's display_data message with an HTML and a plain-text version."""
     return {
         "output_type": "display_data",
-        "data": {"text/html": body, "text/plain": str(result)},
+        "data": {"text/html": html_text, "text/plain": plain},
         "metadata": {},
     }
+
+
+# An ipywidgets HTML widget sets line-height to the widgets' row height (28 px), so wrapped
+# question text would be double spaced: every block of quiz text sets ordinary spacing.
+_LINE = "line-height:1.45"
 
 
 RADIO_LABEL_CHARS = 80  # longer options would overflow a radio button's one-line label
 
 
 def _widget(q: Question):
-    """VBox(question, entry, Check button, Output) for one question."""
+    """QuizBox(question, entry, Check button, Output) for one question."""
     import ipywidgets as widgets  # slow import, and only needed in Jupyter
 
-    question = f"<p><b>{html.escape(q.id)}</b> &nbsp;{html.escape(q.text)}</p>"
+    question = f'<p style="{_LINE}"><b>{html.escape(q.id)}</b> &nbsp;{html.escape(q.text)}</p>'
     long_options = max((len(text) for text in q.options), default=0) > RADIO_LABEL_CHARS
     if long_options:  # radio labels do not wrap: list the options as text, pick by number
         items = "".join(f"<li>{html.escape(text)}</li>" for text in q.options)
-        question += f'<ol start="0" style="margin-top:0">{items}</ol>'
+        question += f'<ol start="0" style="margin-top:0;{_LINE}">{items}</ol>'
     header = widgets.HTML(question, layout=widgets.Layout(width="auto"))
-    if q.numeric:
-        entry = widgets.FloatText(
-            value=0.0, description=q.unit or "answer", layout=widgets.Layout(width="16em")
+    if q.numeric:  # starts empty: a 0 already in the box would read as an answer
+        entry = widgets.Text(
+            value="",
+            placeholder="a number",
+            description=q.unit or "answer",
+            layout=widgets.Layout(width="16em"),
         )
     elif long_options:
         entry = widgets.RadioButtons(
@@ -346,19 +373,93 @@ def _widget(q: Question):
     output = widgets.Output()
 
     def on_check(_button) -> None:
-        if entry.value is None:
-            output.outputs = (
-                {
-                    "output_type": "display_data",
-                    "data": {"text/plain": "Choose an option first."},
-                    "metadata": {},
-                },
-            )
-            return
-        output.outputs = (_feedback(check(q.id, entry.value)),)
+        output.outputs = (_on_check_message(q, entry.value),)
 
     button.on_click(on_check)
-    return widgets.VBox([header, entry, button, output])
+    return _quiz_box([header, entry, button, output], [q])
+
+
+def _on_check_message(q: Question, value) -> dict:
+    """What the Check button shows for the entry's current value."""
+    if q.numeric and not str(value).strip():
+        return _display(f"<p>{_ENTER_NUMBER}</p>", _ENTER_NUMBER)
+    if value is None:
+        return _display("<p>Choose an option first.</p>", "Choose an option first.")
+    try:
+        return _feedback(check(q.id, value))
+    except ValueError:  # numeric: not a number (the multiple-choice radio gives valid indices)
+        text = f"{str(value).strip()!r} is not a number. {_ENTER_NUMBER}"
+        return _display(f"<p>{html.escape(text)}</p>", text)
+
+
+_ENTER_NUMBER = "Type a number in the box, for example 0.25, then press Check."
+
+
+@cache
+def _quiz_box_class():
+    """ipywidgets.VBox that also carries a static HTML copy of its questions.
+
+    Jupyter shows the widgets; a page rendered without a kernel (the course's book, nbconvert,
+    a notebook viewer) shows the static copy: the options, each explanation folded away.
+    """
+    import ipywidgets as widgets
+
+    class QuizBox(widgets.VBox):
+        static_html = ""
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            if bundle is not None and self.static_html:
+                bundle["text/html"] = self.static_html
+            return bundle
+
+    return QuizBox
+
+
+def _quiz_box(children: list, found: list[Question]):
+    box = _quiz_box_class()(children)
+    box.static_html = "\n".join(static_html(q.id) for q in found)
+    return box
+
+
+def static_html(question_id: str) -> str:
+    """A question as static HTML: each option's verdict and explanation folded in ``<details>``.
+
+    Numeric questions fold the hint and the answer (computed by vaelab). The book and any
+    viewer without a running kernel show this in place of the widgets.
+
+    Args:
+        question_id: e.g. "04.kl_sign".
+    """
+    q = get(question_id)
+    esc = html.escape
+    parts = [
+        f'<div class="vaelab-quiz" id="quiz-{esc(q.id.replace(".", "-"))}">',
+        f'<p class="vaelab-quiz-question"><b>{esc(q.id)}</b> {esc(q.text)}</p>',
+    ]
+    if q.numeric:
+        unit = f" {q.unit}" if q.unit else ""
+        shown = _format(q.expected(), q.tolerance)
+        parts += [
+            f"<p>Answer with a number{esc(' in ' + q.unit if q.unit else '')}, accepted "
+            f"within &plusmn;{q.tolerance:g}.</p>",
+            f"<details><summary>Hint</summary><p>{esc(q.hint)}</p></details>",
+            f"<details><summary>Answer</summary><p><b>{esc(shown + unit)}</b>. "
+            f"{esc(q.explanation)}</p></details>",
+        ]
+    else:
+        items = []
+        for i, (option, why) in enumerate(zip(q.options, q.explanations, strict=True)):
+            verdict = "Right." if i == q.correct else "Not quite."
+            css = "right" if i == q.correct else "wrong"
+            items.append(
+                f"<li><details><summary>{esc(option)}</summary>"
+                f'<p class="vaelab-quiz-{css}"><b>{verdict}</b> {esc(_after_verdict(why))}</p>'
+                "</details></li>"
+            )
+        parts.append(f'<ol class="vaelab-quiz-options" start="0">{"".join(items)}</ol>')
+    parts.append("</div>")
+    return "\n".join(parts)
 
 
 def ask(question_id: str, *, widget: bool | None = None):
@@ -398,8 +499,6 @@ def ask_lesson(lesson: int | str, *, widget: bool | None = None):
     if widget is None:
         widget = _in_jupyter()
     if widget:
-        import ipywidgets as widgets
-
-        return widgets.VBox([_widget(q) for q in found])
+        return _quiz_box([_widget(q) for q in found], found)
     print("\n\n".join(_text(q) for q in found))
     return None
