@@ -469,7 +469,8 @@ MUTANTS = [
         "latent-log-likelihood",
         "def latent_score(model, x):\n"
         "    mu, _ = model.encode(x)\n"
-        "    return losses.log_standard_normal(mu).detach()\n",
+        "    return (-0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1)).detach()\n",
         "the score is its negative",
     ),
 ]
+
