@@ -452,3 +452,202 @@ def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
     assert "color:#1a7f37" in marks["passed"]  # ...and in colour
     assert "color:#b3261e" in marks["failed"]
     assert "1 &lt; 2" in page and "hello &lt;world&gt;" in page  # escaped
+
+
+# ---------------------------------------------------------------- no points without the work
+
+
+def _checks_of(entry: dict, function: str | None) -> list[dict]:
+    """The checks of one learner function (check names start with it), or all of them."""
+    if function is None:
+        return entry["checks"]
+    return [c for c in entry["checks"] if c["name"].startswith(function)]
+
+
+def _grade_tricks(tmp_path, tricks: dict) -> dict:
+    paths = []
+    for name, trick in tricks.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / trick.file).write_text(trick.source)
+        paths.append(tmp_path / name / trick.file)
+    report = grade.grade_paths(paths, timeout=30)
+    return {Path(e["path"]).parent.name: e for e in report["exercises"]}
+
+
+def test_tricks_get_no_points_for_what_they_fake(tmp_path):
+    from grading.tricks import TRICKS
+
+    graded = _grade_tricks(tmp_path, TRICKS)
+    for name, trick in TRICKS.items():
+        entry = graded[name]
+        table = grade.format_table({**entry, "exercises": [entry]})
+        assert entry["points"] == trick.points, (name, table)
+        for function in trick.fakes if trick.fakes is not None else [None]:
+            checks = _checks_of(entry, function)
+            assert checks, (name, function)
+            for c in checks:
+                assert not c["passed"] and c["points"] == 0, (name, table)
+                if trick.feedback:
+                    assert trick.feedback in c["feedback"], (name, c["feedback"])
+    # the grading process was never touched: its torch is torch, and real work still counts
+    import torch
+
+    assert torch.allclose(torch.zeros(2), torch.ones(2)) is False
+    assert not torch.equal(torch.zeros(2), torch.ones(2))
+    honest = grade.grade_paths([_write_solutions(tmp_path / "honest", ["ex04"])], timeout=30)
+    assert honest["points"] == honest["max_points"] == 10
+
+
+def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
+    from grading.tricks import REFERENCE_HEADER, REFERENCE_SOLUTIONS
+
+    for exercise, body in REFERENCE_SOLUTIONS.items():
+        (tmp_path / f"{NAMES[exercise]}.py").write_text(REFERENCE_HEADER + body)
+    report = grade.grade_paths([tmp_path], timeout=30)
+    for entry in report["exercises"]:
+        passed = [c["name"] for c in entry["checks"] if c["passed"]]
+        if entry["exercise"] == "ex02_gaussian_encoder":  # its own 2 * torch.log(std)
+            assert passed == ["logvar_from_std inverts std_from_logvar"], passed
+        else:
+            assert passed == [], (entry["exercise"], passed)
+        for c in entry["checks"]:
+            assert c["passed"] or "calls vaelab's own `" in c["feedback"], c
+    by_name = {e["exercise"]: e for e in report["exercises"]}
+    assert by_name["ex02_gaussian_encoder"]["checks"][1]["feedback"] == (
+        "`encode` calls vaelab's own `model.encode`: build it from the model's layers "
+        "yourself, as the exercise asks."
+    )
+    kl = by_name["ex04_elbo"]["checks"][0]["feedback"]
+    assert (
+        kl
+        == "`kl_divergence` calls vaelab's own `losses.kl_divergence`: write the formula yourself."
+    )
+
+
+# ---------------------------------------------------------------- inputs drawn from a seed
+
+OFF_BY_A_LITTLE = (  # wrong in no known way: the feedback quotes the largest difference
+    "import torch\n\n\n"
+    "def psnr(x, x_hat, max_val=1.0):\n"
+    "    mse = (x - x_hat).pow(2).flatten(1).mean(1)\n"
+    "    return 10 * torch.log10(max_val**2 / mse) + 0.01 * x.flatten(1).sum(1)\n\n\n"
+    "def log_mean_exp(log_w, dim=0):\n"
+    "    k = torch.tensor(float(log_w.shape[dim]))\n"
+    "    return torch.logsumexp(log_w, dim=dim) - 1.01 * torch.log(k)\n"
+)
+
+
+def test_seed_is_recorded_and_repeats_the_inputs(tmp_path, capsys):
+    path = tmp_path / "ex07_evaluation.py"
+    path.write_text(OFF_BY_A_LITTLE)
+    first = grade.grade_paths([path], timeout=30, seed=123)
+    again = grade.grade_paths([path], timeout=30, seed=123)
+    other = grade.grade_paths([path], timeout=30, seed=124)
+    assert first["seed"] == again["seed"] == first["exercises"][0]["seed"] == 123
+    feedback = [[c["feedback"] for c in r["exercises"][0]["checks"]] for r in (first, again, other)]
+    assert "largest difference" in feedback[0][0]
+    assert feedback[0] == feedback[1]  # the same inputs
+    assert feedback[0][0] != feedback[2][0]  # other inputs: another largest difference
+    fresh = grade.grade_paths([path], timeout=30)
+    assert isinstance(fresh["seed"], int) and fresh["seed"] >= 0
+
+    out = tmp_path / "report.json"
+    assert grade.main([str(path), "--seed", "123", "--json", str(out), "--timeout", "30"]) == 0
+    assert "(inputs drawn from seed 123; --seed 123 repeats them)" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["seed"] == 123
+    assert [c["feedback"] for c in report["exercises"][0]["checks"]] == feedback[0]
+
+
+def test_class_and_notebook_runs_take_a_seed(tmp_path, monkeypatch, capsys):
+    _write_solutions(tmp_path / "class" / "ada", ["ex07"])
+    book = grade.grade_class(tmp_path / "class", timeout=30, seed=5)
+    assert book["seed"] == 5 and book["learners"][0]["exercises"][0]["seed"] == 5
+    _write_solutions(tmp_path / "exercises", ["ex07"])
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert grade.check("ex07", seed=6)["seed"] == 6
+
+
+def _table_source(table: dict) -> str:
+    """An ex04 file that answers from a table of (inputs -> output) and 0 otherwise."""
+    return (
+        "import hashlib\n\nimport torch\n\n"
+        f"TABLE = {table!r}\n\n\n"
+        "def _key(*args):\n"
+        "    h = hashlib.sha256()\n"
+        "    for a in args:\n"
+        "        is_tensor = isinstance(a, torch.Tensor)\n"
+        "        h.update(a.detach().numpy().tobytes() if is_tensor else repr(a).encode())\n"
+        "    return h.hexdigest()\n\n\n"
+        "def _answer(key, batch, dtype):\n"
+        "    if key in TABLE:\n"
+        "        return torch.tensor(TABLE[key], dtype=dtype)\n"
+        "    return torch.zeros(batch, dtype=dtype)\n\n\n"
+        "def kl_divergence(mu, logvar):\n"
+        "    return _answer(_key(mu, logvar), mu.shape[0], mu.dtype)\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    return _answer(_key(x, x_logits, mu, logvar, float(beta)), x.shape[0], x.dtype)\n"
+    )
+
+
+def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
+    """A learner who saved the grader's inputs and vaelab's answers in one run (seed 1)
+    gets those values checks with seed 1, and nothing with a fresh seed."""
+    import hashlib
+
+    import torch
+
+    from vaelab import losses
+
+    table = {}
+
+    def key(*args):
+        h = hashlib.sha256()
+        for a in args:
+            h.update(
+                a.detach().numpy().tobytes() if isinstance(a, torch.Tensor) else repr(a).encode()
+            )
+        return h.hexdigest()
+
+    def kl_divergence(mu, logvar):
+        out = losses.kl_divergence(mu, logvar, reduction="none")
+        table[key(mu, logvar)] = out.tolist()
+        return out
+
+    def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
+        out = losses.bernoulli_nll(x_logits, x, reduction="none") + beta * losses.kl_divergence(
+            mu, logvar, reduction="none"
+        )
+        table[key(x, x_logits, mu, logvar, float(beta))] = out.tolist()
+        return out
+
+    recorder = types.ModuleType("recorder")
+    recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
+    for item in core.checks_for("ex04"):
+        assert core.run_check(item, recorder, seed=1)["passed"]
+    path = tmp_path / "ex04_elbo.py"
+    path.write_text(_table_source(table))
+    same = grade.grade_paths([path], timeout=30, seed=1)["exercises"][0]
+    failed = [c["name"] for c in same["checks"] if not c["passed"]]
+    assert all("gradients" in name for name in failed), failed  # a table has no gradient
+    assert same["points"] == 8
+    fresh = grade.grade_paths([path], timeout=30, seed=2)["exercises"][0]
+    assert fresh["points"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
+    from grading.mutants import SCORES
+
+    assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
+    for exercise, name, text, feedback in MUTANTS:
+        module = _module(source(exercise) + "\n\n" + text)
+        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
+        assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
+    for exercise in NAMES:
+        module = _module(source(exercise))
+        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        assert all(r["passed"] for r in results), (exercise, results)
