@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import sys
 import time
 import types
@@ -651,3 +652,37 @@ def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
         module = _module(source(exercise))
         results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
         assert all(r["passed"] for r in results), (exercise, results)
+
+
+SWITCH_OFF = """
+import sys
+from vaelab.grading import child, runner
+counts = []
+for exercise in runner.EXERCISES:
+    labels = runner.protected_for(exercise)
+    files = child.switch_off(labels)  # for good: this process serves no other purpose
+    assert files and all(f.suffix == ".py" for f in files)
+    for label in labels:
+        module, *path = label.split(".")
+        target = sys.modules["vaelab." + module]
+        for name in path:
+            target = getattr(target, name)
+        try:
+            target(None)
+        except child.ReferenceSwitchedOff as e:
+            assert label in str(e)
+        else:
+            raise AssertionError(label + " still works")
+    counts.append(len(labels))
+from vaelab import models
+models.build(models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=4, latent_dim=2).spec())
+print(*counts)
+"""
+
+
+def test_every_protected_reference_exists_and_is_switched_off():
+    out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    counts = [int(n) for n in out.stdout.split()]
+    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
+    assert min(counts) >= 1

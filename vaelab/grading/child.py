@@ -290,7 +290,10 @@ def install_guard(reply_fd: int, sources: Sequence[Path]) -> None:
                 pass
             raise PermissionError("grading does not allow this: your code " + what)
 
-    linecache.clearcache()  # no copy of a vaelab source kept from before
+    linecache.clearcache()  # no copy of a vaelab source kept from before, and none to come:
+    for path in sources:  # tracebacks and warnings through these files show no source line
+        st = path.stat()
+        linecache.cache[str(path)] = (st.st_size, st.st_mtime, [], str(path))
     sys.addaudithook(hook)
 
 
@@ -314,7 +317,10 @@ def import_learner(path: str | Path) -> types.ModuleType | dict:
     except SystemExit as e:
         return {"kind": "exit", "code": repr(e.code)[:100]}
     except BaseException as e:  # an import error, a NameError at top level, ...
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
+        stack = traceback.StackSummary.extract(
+            traceback.walk_tb(e.__traceback__), lookup_lines=False
+        )
+        frames = [f for f in stack if f.filename == str(path)]
         return {
             "kind": "error",
             "line": frames[-1].lineno if frames else None,
@@ -511,6 +517,10 @@ def serve(module: types.ModuleType, request_fd: int, reply_fd: int) -> None:
         except BaseException as e:  # an output torch cannot save
             info = describe_exception(e)
             info["kind"] = "unreadable"
+            data = wire.dumps({"error": info, "error_step": len(request.get("steps", [])) - 1})
+        if len(data) > wire.MAX_FRAME:
+            info = {"type": "too large", "message": f"{len(data) / 2**20:.0f} MiB"}
+            info.update(kind="unreadable", code=None)
             data = wire.dumps({"error": info, "error_step": len(request.get("steps", [])) - 1})
         wire.write_all(reply_fd, wire.frame(wire.REPLY, data))
 

@@ -179,11 +179,17 @@ def _fb_mistakes(kl: torch.Tensor, free_bits: float) -> list:
 
 
 def _fb_cases(draw: Draw):
-    return [
+    """(kl_per_dim, free_bits) with a dimension below the free bits and one above, always."""
+    cases = []
+    for kl, free_bits in [
         (draw.rand(4, 6) * 2, 0.5),
         (draw.rand(1, 3) * 2, 0.75),
         (draw.rand(5, 4, dtype=F64) * 0.5, 0.25),
-    ]
+    ]:
+        kl[0, 0] = free_bits * draw.uniform(0.1, 0.9)
+        kl[-1, -1] = free_bits * draw.uniform(1.2, 2.0)
+        cases.append((kl, free_bits))
+    return cases
 
 
 @check("free_bits_kl: each dimension clamped at free_bits, then summed", 2)

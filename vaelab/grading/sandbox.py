@@ -150,6 +150,11 @@ class RemoteLearner:
             raise self._stop(self._time_limit()) from None
         except EOFError:
             raise self._ended() from None
+        except wire.FrameTooLarge as e:
+            raise self._stop(
+                f"the grading process sent an answer of {e}, far more than any check needs: "
+                "does a function return (or print) something huge?"
+            ) from None
         except (wire.WireError, OSError):
             raise self._stop(NOT_AN_ANSWER) from None
 

@@ -120,7 +120,7 @@ class Leaf:
     name: str
 
 
-PREVIOUS_OUTPUT = {PREVIOUS: True}  # an argument: the previous step's output (see ``chain``)
+PREVIOUS_OUTPUT = {PREVIOUS: True}  # an argument: the previous step's output (``Learner.call``)
 
 
 def rows(row: torch.Tensor, n: int) -> torch.Tensor:
@@ -216,7 +216,7 @@ class Learner:
         request = {"batch": [self._request([(name, a, k)]) for a, k in calls]}
         reply, events = self.transport.call(request)
         self._check_events([name], events)
-        if isinstance(reply, Unreadable) or not isinstance(reply, dict):
+        if not isinstance(reply, dict) or "batch" not in reply:  # unreadable, or too large
             reply = {"batch": [reply]}
         replies = list(reply.get("batch") or [])
         return [

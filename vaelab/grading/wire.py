@@ -42,6 +42,10 @@ class WireError(Exception):
     """Bytes from the learner's process that are not a well-formed frame of plain data."""
 
 
+class FrameTooLarge(WireError):
+    """A frame longer than ``MAX_FRAME``."""
+
+
 class Opaque:
     """A value that is not plain data (a numpy array, a custom object), described in words."""
 
@@ -84,8 +88,10 @@ def read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
 def read_frame(fd: int, deadline: float | None = None) -> tuple[bytes, bytes]:
     """(kind, payload) of the next frame on ``fd``."""
     (size,) = struct.unpack(">I", read_exactly(fd, 4, deadline))
-    if not 1 <= size <= MAX_FRAME:
-        raise WireError(f"a frame of {size:,} bytes")
+    if size > MAX_FRAME:
+        raise FrameTooLarge(f"{size / 2**20:.0f} MiB")
+    if size < 1:
+        raise WireError("an empty frame")
     data = read_exactly(fd, size, deadline)
     return data[:1], data[1:]
 
