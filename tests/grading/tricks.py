@@ -36,6 +36,18 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
     return {bce}(x_logits, x, reduction="none") + beta * {kl}(mu, logvar, reduction="none")
 """
 
+HONEST_KL = """
+
+def kl_divergence(mu, logvar):
+    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)
+"""
+HONEST_ELBO = """
+
+def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
+    return bce.flatten(1).sum(1) + beta * (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1))
+"""
+
 TRICKS = {
     # ---- calling the reference, every way of reaching it
     "ex04-from-import": Trick(
@@ -233,31 +245,44 @@ def log_mean_exp(log_w, dim=0):
         SOURCE,  # the import fails with this
         0,
     ),
-    "ex04-fresh-copies-when-called": Trick(
+    "ex04-fresh-module-from-the-file": Trick(
         "ex04_elbo.py",
         """import importlib.util
-import inspect
-import sys
 
+import torch
 import vaelab.losses
 
 
-def kl_divergence(mu, logvar):  # a fresh module from vaelab's file
+def kl_divergence(mu, logvar):
     spec = importlib.util.spec_from_file_location("copy_of_losses", vaelab.losses.__file__)
     copy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(copy)
     return copy.kl_divergence(mu, logvar, reduction="none")
+"""
+        + HONEST_ELBO,
+        ("kl_divergence",),
+        SOURCE,
+        5,
+    ),
+    "ex04-source-run-here": Trick(
+        "ex04_elbo.py",
+        """import inspect
+import sys
+
+import torch
+import vaelab.losses
 
 
-def negative_elbo(x, x_logits, mu, logvar, beta=1.0):  # the source, run here
+def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
     namespace = {}
     exec(inspect.getsource(sys.modules["vaelab.losses"]), namespace)
     recon = namespace["bernoulli_nll"](x_logits, x, reduction="none")
     return recon + beta * namespace["kl_divergence"](mu, logvar, reduction="none")
-""",
-        None,
-        SOURCE,
-        0,
+"""
+        + HONEST_KL,
+        ("negative_elbo",),
+        "vaelab's source is not available while your file is graded",
+        5,
     ),
     "ex04-another-python": Trick(
         "ex04_elbo.py",

@@ -346,6 +346,10 @@ EXCEPTION_HINTS = (
     ("unexpected keyword argument", " - keep the function's signature as given in the exercise"),
     ("positional argument", " - keep the function's signature as given in the exercise"),
     ("file too large", " - your code printed far too much; remove the prints in loops"),
+    (
+        "could not get source code",
+        " - vaelab's source is not available while your file is graded: write the formula yourself",
+    ),
 )
 
 
