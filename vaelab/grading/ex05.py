@@ -160,7 +160,9 @@ def _sample_shape(learner: Learner, draw: Draw):
 def _sample_prior(learner: Learner, draw: Draw):
     model = _sampling_model(draw)
     n = 4000
-    _, z = _sample_with_codes(learner, model, n, draw.torch_generator())
+    sample = learner_function(learner, "sample")  # only the codes the decoder saw come back
+    z = sample.run(model, n, generator=draw.torch_generator(), capture="decoder", value=False)
+    z = z.captured
     if z is None:
         raise Mistake("sample never runs the decoder: decode z with model.decode(z).")
     if tuple(z.shape) != (n, model.latent_dim):

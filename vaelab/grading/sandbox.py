@@ -62,6 +62,16 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
+def _widen(fd: int, size: int = 2**20) -> None:
+    """Let a pipe hold ``size`` bytes (Linux), so a large answer crosses in few wake-ups."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass
+
+
 def why_it_stopped(exitcode: int | None) -> str:
     """The end of a learner's process that stopped answering, in words."""
     if exitcode is not None and exitcode < 0:
@@ -119,6 +129,8 @@ class RemoteLearner:
         self._request, self._reply = request_write, reply_read
         self.request_fd, self.reply_fd = request_write.fileno(), reply_read.fileno()
         os.set_blocking(self.request_fd, False)
+        for fd in (self.request_fd, self.reply_fd):
+            _widen(fd)
 
     # ------------------------------------------------------------ reading and writing
 

@@ -173,7 +173,7 @@ class Learner:
         self.caught: dict[str, list[str]] = {}  # function -> feedback on reference use
         self.memo: dict[str, Any] = {}  # what one check learned that a later one may reuse
 
-    def _request(self, steps, *, backward=None, capture=None, after=False) -> dict:
+    def _request(self, steps, *, backward=None, capture=None, after=False, value=True) -> dict:
         return {
             "steps": [
                 {"function": n, "args": _to_wire(list(a)), "kwargs": _to_wire(k)}
@@ -183,6 +183,7 @@ class Learner:
             "backward": None if backward is None else _to_wire(list(backward)),
             "capture": capture,
             "after": after,
+            "value": value,
         }
 
     def call(
@@ -192,6 +193,7 @@ class Learner:
         backward: list | None = None,
         capture: str | None = None,
         after: bool = True,
+        value: bool = True,
     ) -> Result:
         """Run ``steps`` (function name, args, kwargs) in the learner's process, each step
         given the previous one's output where an argument is ``PREVIOUS_OUTPUT``.
@@ -201,10 +203,11 @@ class Learner:
                 skip it): backpropagate sum((out * w).sum()) and send back the gradients.
             capture: "decoder" to send back what the model's decoder was given.
             after: send back the tensor inputs as they are after the call.
+            value: send back the output (False when only the captured codes matter).
         """
         names = [name for name, _, _ in steps]
         self.used.update(names)
-        request = self._request(steps, backward=backward, capture=capture, after=after)
+        request = self._request(steps, backward=backward, capture=capture, after=after, value=value)
         reply, events = self.transport.call(request)
         self._check_events(names, events)
         return self._result(names, steps[-1], reply)
@@ -278,9 +281,11 @@ class LearnerFunction:
     def __call__(self, *args, **kwargs) -> Any:
         return self.learner.call([(self.name, args, kwargs)], after=False).value
 
-    def run(self, *args, backward=None, capture=None, **kwargs) -> Result:
+    def run(self, *args, backward=None, capture=None, value=True, **kwargs) -> Result:
         """The full ``Result`` of a call (inputs after it, gradients, captured codes)."""
-        return self.learner.call([(self.name, args, kwargs)], backward=backward, capture=capture)
+        return self.learner.call(
+            [(self.name, args, kwargs)], backward=backward, capture=capture, value=value
+        )
 
     def many(self, calls: Sequence[tuple[tuple, dict]]) -> list[Outcome]:
         """Each (args, kwargs) called in one request, for checks that try several inputs."""
