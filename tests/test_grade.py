@@ -686,3 +686,61 @@ def test_every_protected_reference_exists_and_is_switched_off():
     counts = [int(n) for n in out.stdout.split()]
     assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
     assert min(counts) >= 1
+
+
+def test_answers_are_plain_data_or_refused():
+    import io
+    import pickle
+
+    import torch
+
+    from vaelab.grading import wire
+
+    value = {"z": torch.arange(6.0).view(2, 3), "n": (1, 2.5, None, "a"), 3: [True, 1j]}
+    back = wire.loads(wire.dumps(value))
+    assert torch.equal(back["z"], value["z"]) and back["n"] == (1, 2.5, None, "a")
+    assert back[3] == [True, 1j] and type(back["z"]) is torch.Tensor
+
+    class Sub(torch.Tensor):
+        pass
+
+    back = wire.loads(wire.dumps([torch.ones(2).as_subclass(Sub)]))
+    assert type(back[0]) is torch.Tensor  # a subclass arrives as a plain tensor
+
+    def saved(obj) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        return buffer.getvalue()
+
+    bad = [
+        saved(types.SimpleNamespace(a=1)),  # not plain data: weights_only refuses it
+        pickle.dumps({"json": "{}", "blob": None}),  # not torch.save bytes
+        saved(
+            {
+                "json": '{"tree": {"$t": 0}, "tensors": []}',
+                "blob": torch.zeros(4, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": 1, "tensors": [["float32", [4], 0, 16]]}',
+                "blob": torch.zeros(8, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": 1, "tensors": [["object", [1], 0, 1]]}',
+                "blob": torch.zeros(8, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": {"$code": 1}, "tensors": []}',
+                "blob": torch.zeros(0, dtype=torch.uint8),
+            }
+        ),
+        saved({"json": "[" * 5000, "blob": torch.zeros(0, dtype=torch.uint8)}),
+    ]
+    for data in bad:
+        with pytest.raises(wire.WireError):
+            wire.loads(data)

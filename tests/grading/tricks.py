@@ -610,6 +610,37 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
         None,
         0,
     ),
+    "ex04-sends-a-pickle-that-runs-code": Trick(  # the grader loads answers weights-only
+        "ex04_elbo.py",
+        """import io
+import os
+
+import torch
+from vaelab.grading import wire
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo the grader ran my code > /tmp/vaelab-grader-pwned",))
+
+
+def _dumps(obj):
+    buffer = io.BytesIO()
+    torch.save(Payload(), buffer)
+    return buffer.getvalue()
+
+
+wire.dumps = _dumps
+
+
+def kl_divergence(mu, logvar):
+    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)
+"""
+        + HONEST_ELBO,
+        None,
+        "could not be read",
+        0,
+    ),
     "ex04-looks-for-the-seed": Trick(  # frames hold no seed; gc is refused
         "ex04_elbo.py",
         """import gc

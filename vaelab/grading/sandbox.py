@@ -189,7 +189,8 @@ class RemoteLearner:
             except wire.WireError as e:
                 if kind == wire.HELLO:
                     raise self._stop(
-                        f"the grading process's first answer is unreadable ({e})"
+                        "the grading process's first answer could not be read as plain data: "
+                        "does your code change how the grader's answers are sent?"
                     ) from None
                 return wire.Unreadable(str(e))
 

@@ -22,6 +22,7 @@ import os
 import select
 import struct
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -155,7 +156,7 @@ def dumps(obj: Any) -> bytes:
     tree = _tree(obj, tensors)
     specs, chunks, offset = [], [], 0
     for t in tensors:
-        t = t.detach().cpu().contiguous()
+        t = plain_tensor(t)
         flat = t.reshape(-1).view(torch.uint8) if t.numel() else torch.empty(0, dtype=torch.uint8)
         specs.append([str(t.dtype).removeprefix("torch."), list(t.shape), offset, flat.numel()])
         chunks.append(flat)
@@ -169,7 +170,9 @@ def dumps(obj: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """Plain data from bytes written by ``dumps`` in the learner's process, or WireError."""
     try:
-        loaded = torch.load(io.BytesIO(data), weights_only=True)
+        with warnings.catch_warnings():  # odd bytes make torch warn; they are refused anyway
+            warnings.simplefilter("ignore")
+            loaded = torch.load(io.BytesIO(data), weights_only=True)
         if not (isinstance(loaded, dict) and set(loaded) == {"json", "blob"}):
             raise WireError("not an answer")
         text, blob = loaded["json"], loaded["blob"]
