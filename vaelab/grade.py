@@ -11,9 +11,11 @@ Three ways in:
 Each exercise file is imported in a process of its own, with a time limit and, on Linux,
 a memory limit, that only calls its functions on the grader's inputs and sends back what
 came out (``vaelab.grading.sandbox``, ``vaelab.grading.child``); the checks of exercise NN
-(``vaelab.grading.exNN``) compare that with vaelab's reference here, in the grading
-process, and ``vaelab.grading.report`` formats the results. The inputs are drawn from a
-seed, fresh for each run unless given. The report has the shape::
+(``vaelab.grading.exNN``) compare that with vaelab's reference in a grader worker
+(``vaelab.grading.jobs``), a process the learner's code never runs in, and
+``vaelab.grading.report`` formats the results. Importing this module imports no torch.
+The inputs are drawn from a seed, fresh for each run unless given. The report has the
+shape::
 
     {"points": P, "max_points": M, "seed": S, "timeout": T, "exercises": [{"exercise":
      "ex03_reparameterize", "points": p, "max_points": m, "error": None, "seed": S,
@@ -31,6 +33,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from vaelab.grading import EXERCISES, new_seed
 from vaelab.grading.report import (
     NOT_STARTED,
     GradeReport,
@@ -40,7 +43,6 @@ from vaelab.grading.report import (
     untouched,
     write_gradebook,
 )
-from vaelab.grading.runner import EXERCISES, new_seed
 
 __all__ = [
     "EXERCISES",
@@ -133,7 +135,7 @@ def _run(
     memory_gb: float | None,
     seed: int,
 ):
-    from vaelab.grading.runner import Job, run_jobs
+    from vaelab.grading.jobs import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
     graded = iter(

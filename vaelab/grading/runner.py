@@ -2,25 +2,21 @@
 
 The checks of exercise NN live in ``vaelab.grading.exNN``; this module loads that module
 by name when it is asked for them, so no exercise module imports it (no import circles).
-Each file is graded by a thread of the grading process that drives the file's own
-learner process (``vaelab.grading.sandbox``); the checks, their comparisons and their
-feedback run here, in the grading process.
+Each file is graded in a grader process (``vaelab.grading.jobs`` starts them) that drives
+the file's own learner process (``vaelab.grading.sandbox``); the checks, their
+comparisons and their feedback run here, in the grader process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import secrets
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from vaelab.grading import child, wire
+from vaelab.grading import EXERCISES, child, new_seed, wire
 from vaelab.grading.sandbox import RemoteLearner, Stopped, read_output
 from vaelab.grading.toolkit import (
     Check,
@@ -32,17 +28,6 @@ from vaelab.grading.toolkit import (
     reference_name,
     shorten,
 )
-
-EXERCISES = {
-    "ex01": "ex01_autoencoder",
-    "ex02": "ex02_gaussian_encoder",
-    "ex03": "ex03_reparameterize",
-    "ex04": "ex04_elbo",
-    "ex05": "ex05_sampling",
-    "ex06": "ex06_posterior_collapse",
-    "ex07": "ex07_evaluation",
-    "ex08": "ex08_anomaly",
-}
 
 
 def _module(exercise: str) -> ModuleType:
@@ -59,11 +44,6 @@ def checks_for(exercise: str) -> list[Check]:
 def protected_for(exercise: str) -> list[str]:
     """The vaelab functions switched off while ``exercise`` is graded ("losses.kl_divergence")."""
     return list(_module(exercise).PROTECTED)
-
-
-def new_seed() -> int:
-    """A fresh seed for a grading run's inputs."""
-    return secrets.randbelow(2**31)
 
 
 @contextlib.contextmanager
@@ -183,15 +163,21 @@ def run_exercise(
     exercise: str,
     path: Path,
     *,
-    seed: int,
+    seed: int | Callable[[], int],
     timeout: float,
     memory_gb: float | None,
     output_path: Path,
+    fork: bool = False,
 ) -> dict:
     """Grade one file in a learner process of its own: the exercise's report entry.
 
     A crash, a time-out or nonsense from the learner's process ends the grading of the
     file; the checks not run yet fail with the reason, so every check is in the entry.
+
+    Args:
+        seed: the run's seed, or a function that gives it once the learner's process runs.
+        fork: fork the learner's process from this one (a grader process) rather than
+            take it from the forkserver.
     """
     start = time.monotonic()
     items = checks_for(exercise)
@@ -204,7 +190,9 @@ def run_exercise(
         timeout=timeout,
         memory_gb=memory_gb,
         output_path=output_path,
+        fork=fork,
     )
+    seed = seed() if callable(seed) else seed
     try:
         hello = remote.hello()
         if hello.import_error is not None:
@@ -243,40 +231,46 @@ def run_exercise(
     }
 
 
-@dataclass
-class Job:
-    """One file to grade as one exercise ("ex03")."""
+def serve_jobs(conn) -> None:
+    """A grader worker's loop (see ``vaelab.grading.jobs``): grade each file sent on
+    ``conn``, send back its entry. The learner's process is forked before any check of
+    its file runs and before the run's seed arrives, and the previous file's entry is
+    dropped first, so it inherits neither the seed nor another learner's results."""
+    import torch
 
-    path: Path
-    exercise: str
-
-
-def run_jobs(
-    jobs: Sequence[Job],
-    *,
-    timeout: float = 60.0,
-    parallel: int = 2,
-    memory_gb: float | None = None,
-    seed: int | None = None,
-) -> list[dict]:
-    """Grade each job in a learner process of its own, ``parallel`` at a time; reports in
-    job order. All jobs share the run's seed (None draws one)."""
-    seed = new_seed() if seed is None else seed
-    with (
-        one_torch_thread(),
-        tempfile.TemporaryDirectory(prefix="vaelab-grade-") as tmp,
-        ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
-    ):
-        futures = [
-            pool.submit(
-                run_exercise,
-                job.exercise,
-                job.path,
-                seed=seed,
+    torch.set_num_threads(1)  # the checks' tensors are tiny: one thread is fastest
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        exercise, path, timeout, memory_gb, output_path = job
+        received: list[int] = []  # the run's seed, once read
+        try:
+            entry = run_exercise(
+                exercise,
+                Path(path),
+                seed=lambda received=received: received.append(conn.recv()) or received[-1],
                 timeout=timeout,
                 memory_gb=memory_gb,
-                output_path=Path(tmp, f"{index}.out"),
+                output_path=Path(output_path),
+                fork=True,
             )
-            for index, job in enumerate(jobs)
-        ]
-        return [future.result() for future in futures]
+        except Exception as e:  # a bug of the grader's: say so, and go on
+            if not received:
+                conn.recv()  # the run's seed, still waiting
+            entry = {
+                "exercise": Path(path).stem,
+                "path": path,
+                "points": 0.0,
+                "max_points": 0.0,
+                "error": f"the grader failed: {type(e).__name__}: {shorten(str(e), 200)}",
+                "checks": [],
+                "output": "",
+                "seconds": 0.0,
+                "seed": None,
+            }
+        conn.send(entry)
+        del job, entry, received

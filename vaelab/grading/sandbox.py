@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaelab.grading import child, wire
+from vaelab.grading import FORKSERVER_PRELOAD, child, wire
 
-PRELOAD = ["vaelab.grading.child", "vaelab.grade"]  # what a child re-imports with __main__
 OUTPUT_KEPT = 2000  # characters kept from the start and from the end of the output
 NOT_AN_ANSWER = (
     "the grading process sent something that is not the grader's answer on the grader's "
@@ -57,9 +56,15 @@ def _context():
     """A forkserver that has torch and vaelab imported; spawn where forkserver is missing."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _fork_context():
+    """Fork from this process (a grader process, before it has run any torch operation)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _widen(fd: int, size: int = 2**20) -> None:
@@ -100,6 +105,7 @@ class RemoteLearner:
         timeout: seconds for the whole exercise, from now.
         memory_gb: GiB the process may allocate beyond what it starts with (Linux).
         output_path: where everything it prints goes.
+        fork: fork the process from this one rather than take it from the forkserver.
     """
 
     def __init__(
@@ -110,12 +116,13 @@ class RemoteLearner:
         timeout: float,
         memory_gb: float | None,
         output_path: Path,
+        fork: bool = False,
     ):
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.events: list[Event] = []
         self.stopped: str | None = None
-        ctx = _context()
+        ctx = _fork_context() if fork else _context()
         request_read, request_write = ctx.Pipe(duplex=False)
         reply_read, reply_write = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
