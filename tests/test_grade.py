@@ -744,3 +744,45 @@ def test_answers_are_plain_data_or_refused():
     for data in bad:
         with pytest.raises(wire.WireError):
             wire.loads(data)
+
+
+SPY = """import sys
+
+import torch
+
+seen, frames = [], 0
+frame = sys._getframe()
+while frame is not None:
+    frames += 1
+    for value in list(frame.f_locals.values()) + list(frame.f_globals.values()):
+        seen.append(repr(value))
+    frame = frame.f_back
+seen = " ".join(seen)
+print("SPY", frames, "frames;", "own path:", "spy/ex07" in seen, "secret:", "SECRET OF ADA" in seen,
+      "seed:", "987654321" in seen)
+
+
+def psnr(x, x_hat, max_val=1.0):
+    return torch.zeros(x.shape[0])
+
+
+def log_mean_exp(log_w, dim=0):
+    return torch.zeros(1)
+"""
+
+
+def test_a_learner_sees_neither_the_seed_nor_another_learners_results(tmp_path):
+    (tmp_path / "ada").mkdir()
+    (tmp_path / "ada" / "ex07_evaluation.py").write_text(
+        "print('SECRET OF ADA')\n\n" + source("ex07")
+    )
+    (tmp_path / "spy").mkdir()
+    (tmp_path / "spy" / "ex07_evaluation.py").write_text(SPY)
+    report = grade.grade_paths(
+        [tmp_path / "ada", tmp_path / "spy"], timeout=30, parallel=1, seed=987654321
+    )
+    ada, spy = report["exercises"]
+    assert ada["points"] == 10 and "SECRET OF ADA" in ada["output"]
+    # it looked through every frame it could reach (and found its own path in the worker's);
+    # ada's entry (which holds what she printed) and the seed are not there
+    assert "own path: True secret: False seed: False" in spy["output"]
