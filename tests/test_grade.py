@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import sys
 import time
 import types
@@ -452,3 +453,336 @@ def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
     assert "color:#1a7f37" in marks["passed"]  # ...and in colour
     assert "color:#b3261e" in marks["failed"]
     assert "1 &lt; 2" in page and "hello &lt;world&gt;" in page  # escaped
+
+
+# ---------------------------------------------------------------- no points without the work
+
+
+def _checks_of(entry: dict, function: str | None) -> list[dict]:
+    """The checks of one learner function (check names start with it), or all of them."""
+    if function is None:
+        return entry["checks"]
+    return [c for c in entry["checks"] if c["name"].startswith(function)]
+
+
+def _grade_tricks(tmp_path, tricks: dict) -> dict:
+    paths = []
+    for name, trick in tricks.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / trick.file).write_text(trick.source)
+        paths.append(tmp_path / name / trick.file)
+    report = grade.grade_paths(paths, timeout=30)
+    return {Path(e["path"]).parent.name: e for e in report["exercises"]}
+
+
+def test_tricks_get_no_points_for_what_they_fake(tmp_path):
+    from grading.tricks import TRICKS
+
+    graded = _grade_tricks(tmp_path, TRICKS)
+    for name, trick in TRICKS.items():
+        entry = graded[name]
+        table = grade.format_table({**entry, "exercises": [entry]})
+        assert entry["points"] == trick.points, (name, table)
+        for function in trick.fakes if trick.fakes is not None else [None]:
+            checks = _checks_of(entry, function)
+            assert checks, (name, function)
+            for c in checks:
+                assert not c["passed"] and c["points"] == 0, (name, table)
+                if trick.feedback:
+                    assert trick.feedback in c["feedback"], (name, c["feedback"])
+    # the grading process was never touched: its torch is torch, and real work still counts
+    import torch
+
+    assert torch.allclose(torch.zeros(2), torch.ones(2)) is False
+    assert not torch.equal(torch.zeros(2), torch.ones(2))
+    honest = grade.grade_paths([_write_solutions(tmp_path / "honest", ["ex04"])], timeout=30)
+    assert honest["points"] == honest["max_points"] == 10
+
+
+def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
+    from grading.tricks import REFERENCE_HEADER, REFERENCE_SOLUTIONS
+
+    for exercise, body in REFERENCE_SOLUTIONS.items():
+        (tmp_path / f"{NAMES[exercise]}.py").write_text(REFERENCE_HEADER + body)
+    report = grade.grade_paths([tmp_path], timeout=30)
+    for entry in report["exercises"]:
+        passed = [c["name"] for c in entry["checks"] if c["passed"]]
+        if entry["exercise"] == "ex02_gaussian_encoder":  # its own 2 * torch.log(std)
+            assert passed == ["logvar_from_std inverts std_from_logvar"], passed
+        else:
+            assert passed == [], (entry["exercise"], passed)
+        for c in entry["checks"]:
+            assert c["passed"] or "calls vaelab's own `" in c["feedback"], c
+    by_name = {e["exercise"]: e for e in report["exercises"]}
+    assert by_name["ex02_gaussian_encoder"]["checks"][1]["feedback"] == (
+        "`encode` calls vaelab's own `model.encode`: build it from the model's layers "
+        "yourself, as the exercise asks."
+    )
+    kl = by_name["ex04_elbo"]["checks"][0]["feedback"]
+    assert (
+        kl
+        == "`kl_divergence` calls vaelab's own `losses.kl_divergence`: write the formula yourself."
+    )
+
+
+# ---------------------------------------------------------------- inputs drawn from a seed
+
+OFF_BY_A_LITTLE = (  # wrong in no known way: the feedback quotes the largest difference
+    "import torch\n\n\n"
+    "def psnr(x, x_hat, max_val=1.0):\n"
+    "    mse = (x - x_hat).pow(2).flatten(1).mean(1)\n"
+    "    return 10 * torch.log10(max_val**2 / mse) + 0.01 * x.flatten(1).sum(1)\n\n\n"
+    "def log_mean_exp(log_w, dim=0):\n"
+    "    k = torch.tensor(float(log_w.shape[dim]))\n"
+    "    return torch.logsumexp(log_w, dim=dim) - 1.01 * torch.log(k)\n"
+)
+
+
+def test_seed_is_recorded_and_repeats_the_inputs(tmp_path, capsys):
+    path = tmp_path / "ex07_evaluation.py"
+    path.write_text(OFF_BY_A_LITTLE)
+    first = grade.grade_paths([path], timeout=30, seed=123)
+    again = grade.grade_paths([path], timeout=30, seed=123)
+    other = grade.grade_paths([path], timeout=30, seed=124)
+    assert first["seed"] == again["seed"] == first["exercises"][0]["seed"] == 123
+    feedback = [[c["feedback"] for c in r["exercises"][0]["checks"]] for r in (first, again, other)]
+    assert "largest difference" in feedback[0][0]
+    assert feedback[0] == feedback[1]  # the same inputs
+    assert feedback[0][0] != feedback[2][0]  # other inputs: another largest difference
+    fresh = grade.grade_paths([path], timeout=30)
+    assert isinstance(fresh["seed"], int) and fresh["seed"] >= 0
+
+    out = tmp_path / "report.json"
+    assert grade.main([str(path), "--seed", "123", "--json", str(out), "--timeout", "30"]) == 0
+    assert "(inputs drawn from seed 123; --seed 123 repeats them)" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["seed"] == 123
+    assert [c["feedback"] for c in report["exercises"][0]["checks"]] == feedback[0]
+
+
+def test_class_and_notebook_runs_take_a_seed(tmp_path, monkeypatch, capsys):
+    _write_solutions(tmp_path / "class" / "ada", ["ex07"])
+    book = grade.grade_class(tmp_path / "class", timeout=30, seed=5)
+    assert book["seed"] == 5 and book["learners"][0]["exercises"][0]["seed"] == 5
+    _write_solutions(tmp_path / "exercises", ["ex07"])
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert grade.check("ex07", seed=6)["seed"] == 6
+
+
+def _table_source(table: dict) -> str:
+    """An ex04 file that answers from a table of (inputs -> output) and 0 otherwise."""
+    return (
+        "import hashlib\n\nimport torch\n\n"
+        f"TABLE = {table!r}\n\n\n"
+        "def _key(*args):\n"
+        "    h = hashlib.sha256()\n"
+        "    for a in args:\n"
+        "        is_tensor = isinstance(a, torch.Tensor)\n"
+        "        h.update(a.detach().numpy().tobytes() if is_tensor else repr(a).encode())\n"
+        "    return h.hexdigest()\n\n\n"
+        "def _answer(key, batch, dtype):\n"
+        "    if key in TABLE:\n"
+        "        return torch.tensor(TABLE[key], dtype=dtype)\n"
+        "    return torch.zeros(batch, dtype=dtype)\n\n\n"
+        "def kl_divergence(mu, logvar):\n"
+        "    return _answer(_key(mu, logvar), mu.shape[0], mu.dtype)\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    return _answer(_key(x, x_logits, mu, logvar, float(beta)), x.shape[0], x.dtype)\n"
+    )
+
+
+def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
+    """A learner who saved the grader's inputs and vaelab's answers in one run (seed 1)
+    gets those values checks with seed 1, and nothing with a fresh seed."""
+    import hashlib
+
+    import torch
+
+    from vaelab import losses
+
+    table = {}
+
+    def key(*args):
+        h = hashlib.sha256()
+        for a in args:
+            h.update(
+                a.detach().numpy().tobytes() if isinstance(a, torch.Tensor) else repr(a).encode()
+            )
+        return h.hexdigest()
+
+    def kl_divergence(mu, logvar):
+        out = losses.kl_divergence(mu, logvar, reduction="none")
+        table[key(mu, logvar)] = out.tolist()
+        return out
+
+    def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
+        out = losses.bernoulli_nll(x_logits, x, reduction="none") + beta * losses.kl_divergence(
+            mu, logvar, reduction="none"
+        )
+        table[key(x, x_logits, mu, logvar, float(beta))] = out.tolist()
+        return out
+
+    recorder = types.ModuleType("recorder")
+    recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
+    for item in core.checks_for("ex04"):
+        assert core.run_check(item, recorder, seed=1)["passed"]
+    path = tmp_path / "ex04_elbo.py"
+    path.write_text(_table_source(table))
+    same = grade.grade_paths([path], timeout=30, seed=1)["exercises"][0]
+    failed = [c["name"] for c in same["checks"] if not c["passed"]]
+    assert all("gradients" in name for name in failed), failed  # a table has no gradient
+    assert same["points"] == 8
+    fresh = grade.grade_paths([path], timeout=30, seed=2)["exercises"][0]
+    assert fresh["points"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
+    from grading.mutants import SCORES
+
+    assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
+    for exercise, name, text, feedback in MUTANTS:
+        module = _module(source(exercise) + "\n\n" + text)
+        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
+        assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
+    for exercise in NAMES:
+        module = _module(source(exercise))
+        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        assert all(r["passed"] for r in results), (exercise, results)
+
+
+SWITCH_OFF = """
+import sys
+from vaelab.grading import child, runner
+counts = []
+for exercise in runner.EXERCISES:
+    labels = runner.protected_for(exercise)
+    files = child.switch_off(labels)  # for good: this process serves no other purpose
+    assert files and all(f.suffix == ".py" for f in files)
+    for label in labels:
+        module, *path = label.split(".")
+        target = sys.modules["vaelab." + module]
+        for name in path:
+            target = getattr(target, name)
+        try:
+            target(None)
+        except child.ReferenceSwitchedOff as e:
+            assert label in str(e)
+        else:
+            raise AssertionError(label + " still works")
+    counts.append(len(labels))
+from vaelab import models
+models.build(models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=4, latent_dim=2).spec())
+print(*counts)
+"""
+
+
+def test_every_protected_reference_exists_and_is_switched_off():
+    out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    counts = [int(n) for n in out.stdout.split()]
+    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
+    assert min(counts) >= 1
+
+
+def test_answers_are_plain_data_or_refused():
+    import io
+    import pickle
+
+    import torch
+
+    from vaelab.grading import wire
+
+    value = {"z": torch.arange(6.0).view(2, 3), "n": (1, 2.5, None, "a"), 3: [True, 1j]}
+    back = wire.loads(wire.dumps(value))
+    assert torch.equal(back["z"], value["z"]) and back["n"] == (1, 2.5, None, "a")
+    assert back[3] == [True, 1j] and type(back["z"]) is torch.Tensor
+
+    class Sub(torch.Tensor):
+        pass
+
+    back = wire.loads(wire.dumps([torch.ones(2).as_subclass(Sub)]))
+    assert type(back[0]) is torch.Tensor  # a subclass arrives as a plain tensor
+
+    def saved(obj) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        return buffer.getvalue()
+
+    bad = [
+        saved(types.SimpleNamespace(a=1)),  # not plain data: weights_only refuses it
+        pickle.dumps({"json": "{}", "blob": None}),  # not torch.save bytes
+        saved(
+            {
+                "json": '{"tree": {"$t": 0}, "tensors": []}',
+                "blob": torch.zeros(4, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": 1, "tensors": [["float32", [4], 0, 16]]}',
+                "blob": torch.zeros(8, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": 1, "tensors": [["object", [1], 0, 1]]}',
+                "blob": torch.zeros(8, dtype=torch.uint8),
+            }
+        ),
+        saved(
+            {
+                "json": '{"tree": {"$code": 1}, "tensors": []}',
+                "blob": torch.zeros(0, dtype=torch.uint8),
+            }
+        ),
+        saved({"json": "[" * 5000, "blob": torch.zeros(0, dtype=torch.uint8)}),
+    ]
+    for data in bad:
+        with pytest.raises(wire.WireError):
+            wire.loads(data)
+
+
+SPY = """import sys
+
+import torch
+
+seen, frames = [], 0
+frame = sys._getframe()
+while frame is not None:
+    frames += 1
+    for value in list(frame.f_locals.values()) + list(frame.f_globals.values()):
+        seen.append(repr(value))
+    frame = frame.f_back
+seen = " ".join(seen)
+print("SPY", frames, "frames;", "own path:", "spy/ex07" in seen, "secret:", "SECRET OF ADA" in seen,
+      "seed:", "987654321" in seen)
+
+
+def psnr(x, x_hat, max_val=1.0):
+    return torch.zeros(x.shape[0])
+
+
+def log_mean_exp(log_w, dim=0):
+    return torch.zeros(1)
+"""
+
+
+def test_a_learner_sees_neither_the_seed_nor_another_learners_results(tmp_path):
+    (tmp_path / "ada").mkdir()
+    (tmp_path / "ada" / "ex07_evaluation.py").write_text(
+        "print('SECRET OF ADA')\n\n" + source("ex07")
+    )
+    (tmp_path / "spy").mkdir()
+    (tmp_path / "spy" / "ex07_evaluation.py").write_text(SPY)
+    report = grade.grade_paths(
+        [tmp_path / "ada", tmp_path / "spy"], timeout=30, parallel=1, seed=987654321
+    )
+    ada, spy = report["exercises"]
+    assert ada["points"] == 10 and "SECRET OF ADA" in ada["output"]
+    # it looked through every frame it could reach (and found its own path in the worker's);
+    # ada's entry (which holds what she printed) and the seed are not there
+    assert "own path: True secret: False seed: False" in spy["output"]

@@ -8,14 +8,19 @@ Three ways in:
   the table inline;
 - ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict.
 
-Each exercise file is graded in its own process with a time limit and, on Linux, a memory
-limit (``vaelab.grading.sandbox``); the checks of exercise NN live in
-``vaelab.grading.exNN``, and ``vaelab.grading.report`` formats the results. The report
-has the shape::
+Each exercise file is imported in a process of its own, with a time limit and, on Linux,
+a memory limit, that only calls its functions on the grader's inputs and sends back what
+came out (``vaelab.grading.sandbox``, ``vaelab.grading.child``); the checks of exercise NN
+(``vaelab.grading.exNN``) compare that with vaelab's reference in a grader worker
+(``vaelab.grading.jobs``), a process the learner's code never runs in, and
+``vaelab.grading.report`` formats the results. Importing this module imports no torch.
+The inputs are drawn from a seed, fresh for each run unless given. The report has the
+shape::
 
-    {"points": P, "max_points": M, "exercises": [{"exercise": "ex03_reparameterize",
-     "points": p, "max_points": m, "error": None, "checks": [{"name": ..., "points": ...,
-     "max_points": ..., "passed": True, "feedback": "..."}], ...}]}
+    {"points": P, "max_points": M, "seed": S, "timeout": T, "exercises": [{"exercise":
+     "ex03_reparameterize", "points": p, "max_points": m, "error": None, "seed": S,
+     "checks": [{"name": ..., "points": ..., "max_points": ..., "passed": True,
+     "feedback": "..."}], ...}]}
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from vaelab.grading import EXERCISES, new_seed
 from vaelab.grading.report import (
     NOT_STARTED,
     GradeReport,
@@ -37,7 +43,6 @@ from vaelab.grading.report import (
     untouched,
     write_gradebook,
 )
-from vaelab.grading.runner import EXERCISES
 
 __all__ = [
     "EXERCISES",
@@ -127,12 +132,15 @@ def _run(
     items: list[tuple[Path, str | None, str | None]],
     timeout: float,
     parallel: int,
-    memory_gb: float | None = DEFAULT_MEMORY_GB,
+    memory_gb: float | None,
+    seed: int,
 ):
-    from vaelab.grading.sandbox import Job, run_jobs
+    from vaelab.grading.jobs import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
-    graded = iter(run_jobs(jobs, timeout=timeout, parallel=parallel, memory_gb=memory_gb))
+    graded = iter(
+        run_jobs(jobs, timeout=timeout, parallel=parallel, memory_gb=memory_gb, seed=seed)
+    )
     return [
         next(graded) if error is None else _not_gradable(path, error)
         for path, exercise, error in items
@@ -145,6 +153,7 @@ def grade_paths(
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
+    seed: int | None = None,
 ) -> GradeReport:
     """Grade exercise files, or folders of them; each in its own process.
 
@@ -155,11 +164,16 @@ def grade_paths(
         memory_gb: GiB each exercise's process may allocate beyond what it starts with
             (enforced on Linux); past it an allocation fails and the check says so.
             None or 0: no limit.
+        seed: the seed the checks' inputs are drawn from; None draws a fresh one. The
+            report records it, and the same seed grades with the same inputs again.
 
     Returns:
-        The report: ``{"points", "max_points", "exercises": [...]}`` (see the module doc).
+        The report: ``{"points", "max_points", "exercises": [...], "seed", "timeout"}``
+        (see the module doc).
     """
-    report = _summed(_run(_expand(paths), timeout, parallel, memory_gb))
+    seed = new_seed() if seed is None else int(seed)
+    report = _summed(_run(_expand(paths), timeout, parallel, memory_gb, seed))
+    report["seed"] = seed
     report["timeout"] = timeout
     return report
 
@@ -188,7 +202,11 @@ def _exercise_key(exercise: str | int) -> str:
 
 
 def check(
-    exercise: str | int, *, path: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT
+    exercise: str | int,
+    *,
+    path: str | os.PathLike | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    seed: int | None = None,
 ) -> GradeReport:
     """Grade one exercise from a notebook and show the table (HTML in Jupyter, else text).
 
@@ -197,11 +215,12 @@ def check(
         path: the file to grade; default ``exercises/ex03_*.py`` found from the current
             folder upwards.
         timeout: seconds the exercise may take.
+        seed: the seed of the checks' inputs (None: a fresh one, recorded in the report).
 
     Returns:
         The report, as ``grade_paths`` gives it.
     """
-    report = grade_paths([path or find_exercise(exercise)], timeout=timeout, parallel=1)
+    report = grade_paths([path or find_exercise(exercise)], timeout=timeout, parallel=1, seed=seed)
     if _in_notebook():
         from IPython.display import HTML, display
 
@@ -233,17 +252,19 @@ def grade_class(
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
+    seed: int | None = None,
 ) -> dict:
     """Grade every learner's subfolder of ``folder``: the gradebook, learner x exercise x check.
 
-    ``timeout``, ``parallel`` and ``memory_gb`` are as for ``grade_paths``.
+    ``timeout``, ``parallel``, ``memory_gb`` and ``seed`` are as for ``grade_paths``; every
+    learner's checks get the same inputs.
 
     A learner folder holds the exercise files (or an ``exercises/`` folder with them). An
     exercise that some learners submitted and others did not scores 0 for the latter.
 
     Returns:
-        ``{"folder", "exercises": [names], "learners": [{"learner", "points",
-        "max_points", "exercises": [...]}]}``.
+        ``{"folder", "seed", "timeout", "exercises": [names], "learners": [{"learner",
+        "points", "max_points", "exercises": [...]}]}``.
     """
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
@@ -254,7 +275,8 @@ def grade_class(
         for path, exercise, error in _expand(_learner_files(learner)):
             items.append((path, exercise, error))
             owners.append(learner.name)
-    graded = _run(items, timeout, parallel, memory_gb)
+    seed = new_seed() if seed is None else int(seed)
+    graded = _run(items, timeout, parallel, memory_gb, seed)
     plans: dict[str, dict] = {}  # exercise name -> a graded entry, to know its checks
     for entry in graded:
         if entry["checks"]:
@@ -267,7 +289,13 @@ def grade_class(
         }
         entries = [mine.get(name) or _missing(name, plans.get(name)) for name in names]
         book.append({"learner": learner.name, **_summed(entries)})
-    return {"folder": str(root), "timeout": timeout, "exercises": names, "learners": book}
+    return {
+        "folder": str(root),
+        "seed": seed,
+        "timeout": timeout,
+        "exercises": names,
+        "learners": book,
+    }
 
 
 def _missing(name: str, example: dict | None) -> dict:
@@ -324,6 +352,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"exercises graded at the same time (default {DEFAULT_PARALLEL})",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="draw the checks' inputs from seed N, to grade with the same inputs as an "
+        "earlier run (default: a fresh seed, printed and saved in the report)",
+    )
     return parser
 
 
@@ -355,7 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        report = grade_paths(paths, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory)
+        report = grade_paths(
+            paths,
+            timeout=args.timeout,
+            parallel=args.jobs,
+            memory_gb=args.memory,
+            seed=args.seed,
+        )
     except FileNotFoundError as e:
         print(f"vaelab grade: {e}", file=sys.stderr)
         return 2
@@ -363,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vaelab grade: no exercise files (exNN_*.py) in {', '.join(paths)}", file=sys.stderr)
         return 2
     print(format_table(report))
+    print(f"(inputs drawn from seed {report['seed']}; --seed {report['seed']} repeats them)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -380,7 +422,11 @@ def _default_paths() -> list[str]:
 
 def _main_class(args) -> int:
     book = grade_class(
-        args.class_dir, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory
+        args.class_dir,
+        timeout=args.timeout,
+        parallel=args.jobs,
+        memory_gb=args.memory,
+        seed=args.seed,
     )
     if not book["learners"]:
         print(f"vaelab grade: no learner folders in {args.class_dir}", file=sys.stderr)
@@ -390,6 +436,7 @@ def _main_class(args) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     write_gradebook(book, json_path, csv_path)
     print(format_gradebook(book))
+    print(f"(inputs drawn from seed {book['seed']}; --seed {book['seed']} repeats them)")
     print(f"gradebook written to {json_path} and {csv_path}")
     return 0
 

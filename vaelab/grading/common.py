@@ -1,7 +1,7 @@
 """Inputs and known mistakes that several exercises' checks share.
 
 The known-mistake lists pair a feedback text with the wrong result that mistake gives,
-computed from vaelab's reference functions.
+computed from vaelab's reference functions. Inputs come from a check's ``Draw``.
 """
 
 from __future__ import annotations
@@ -10,33 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import losses
-from vaelab.grading.toolkit import Mistake
-
-F32, F64 = torch.float32, torch.float64
-
-
-def randn(*shape: int, seed: int, scale: float = 1.0, dtype=F32) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=g, dtype=F64) * scale).to(dtype)
-
-
-def rand(*shape: int, seed: int, dtype=F32) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(*shape, generator=g, dtype=F64).to(dtype)
+from vaelab.grading.toolkit import F32, F64, Draw
 
 
 def reference_std(logvar: torch.Tensor) -> torch.Tensor:
     """sigma = exp(logvar / 2), taken from the reference: z = 0 + sigma * 1."""
     zeros, ones = torch.zeros_like(logvar), torch.ones_like(logvar)
     return losses.reparameterize(zeros, logvar, eps=ones)
-
-
-def needs_working(ok: bool, name: str) -> None:
-    if not ok:
-        raise Mistake(
-            f"first make `{name}` right on ordinary inputs (see its values check); "
-            "this check tests a property of a working function."
-        )
 
 
 def bce_mistakes(x_logits: torch.Tensor, x: torch.Tensor, *, extra=None) -> list:
@@ -117,16 +97,12 @@ def batch_mistakes(ref: torch.Tensor, unit: str = "example") -> list:
     ]
 
 
-def image_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+def image_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(x_logits, x) pairs: MNIST-sized, a single small image, several channels in float64."""
     cases = []
-    for seed, shape, dtype in [
-        (1, (4, 1, 28, 28), F32),
-        (2, (1, 1, 8, 8), F32),
-        (3, (3, 3, 5, 7), F64),
-    ]:
-        x_logits = randn(*shape, seed=seed, scale=3.0, dtype=dtype)
-        x = rand(*shape, seed=seed + 100, dtype=dtype)
+    for shape, dtype in [((4, 1, 28, 28), F32), ((1, 1, 8, 8), F32), ((3, 3, 5, 7), F64)]:
+        x_logits = draw.randn(*shape, scale=3.0, dtype=dtype)
+        x = draw.rand(*shape, dtype=dtype)
         x[0] = (x[0] > 0.5).to(dtype)  # binary pixels too
         cases.append((x_logits, x))
     return cases

@@ -11,61 +11,66 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import models
-from vaelab.grading.common import (
+from vaelab.grading.common import reference_std
+from vaelab.grading.toolkit import (
     F32,
     F64,
-    needs_working,
-    rand,
-    randn,
-    reference_std,
-)
-from vaelab.grading.toolkit import (
     Checklist,
+    Draw,
+    Learner,
     Mistake,
     as_tensor,
     close,
+    describe,
     expect_close,
     learner_function,
     matching_variant,
+    needs_working,
+    reached,
     shape_words,
 )
+
+# vaelab's own answers, switched off in the learner's process while this exercise is graded
+PROTECTED = ("models._VAE.encode", "losses.reparameterize")
 
 checks = Checklist("ex02")
 check = checks.add
 
 
-def _vae_model() -> models.MLPVAE:
-    torch.manual_seed(2)
-    return models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
+def _vae_model(draw: Draw) -> models.MLPVAE:
+    return draw.model(models.MLPVAE, image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
 
 
-def _encode_pair(mod, model, x) -> tuple[torch.Tensor, torch.Tensor]:
-    out = learner_function(mod, "encode")(model, x)
+def _pair(out) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)) or len(out) != 2:
-        got = "one tensor" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        got = "one tensor" if isinstance(out, torch.Tensor) else describe(out)
         raise Mistake(f"encode should return two tensors, (mu, logvar); it returned {got}.")
     mu = as_tensor(out[0], "encode's mu")
     logvar = as_tensor(out[1], "encode's logvar")
     return mu, logvar
 
 
+def _encode_pair(learner: Learner, model, x) -> tuple[torch.Tensor, torch.Tensor]:
+    return _pair(learner_function(learner, "encode")(model, x))
+
+
 @check("encode returns (mu, logvar), each (B, D)", 1)
-def _ex02_pair(mod):
-    model = _vae_model()
-    x = rand(5, 1, 8, 8, seed=8)
-    mu, logvar = _encode_pair(mod, model, x)
+def _returns_pair(learner: Learner, draw: Draw):
+    model = _vae_model(draw)
+    x = draw.rand(5, 1, 8, 8)
+    mu, logvar = _encode_pair(learner, model, x)
     for name, t in (("mu", mu), ("logvar", logvar)):
         if tuple(t.shape) != (5, model.latent_dim):
             raise Mistake(f"{name} has shape {tuple(t.shape)}; expected (B, D) = (5, 3).")
 
 
 @check("encode: mu from the to_mu head", 2)
-def _ex02_mu(mod):
-    model = _vae_model()
-    x = rand(5, 1, 8, 8, seed=9)
+def _mu(learner: Learner, draw: Draw):
+    model = _vae_model(draw)
+    x = draw.rand(5, 1, 8, 8)
     with torch.no_grad():
         want_mu, want_logvar = model.encode(x)
-    mu, _ = _encode_pair(mod, model, x)
+    mu, _ = _encode_pair(learner, model, x)
     expect_close(
         mu,
         want_mu,
@@ -79,12 +84,12 @@ def _ex02_mu(mod):
 
 
 @check("encode: logvar from the to_logvar head, unconstrained", 2)
-def _ex02_logvar(mod):
-    model = _vae_model()
-    x = rand(5, 1, 8, 8, seed=10)
+def _logvar(learner: Learner, draw: Draw):
+    model = _vae_model(draw)
+    x = draw.rand(5, 1, 8, 8)
     with torch.no_grad():
         want_mu, want = model.encode(x)
-    _, logvar = _encode_pair(mod, model, x)
+    _, logvar = _encode_pair(learner, model, x)
     expect_close(
         logvar,
         want,
@@ -142,13 +147,17 @@ def _std_mistakes(logvar: torch.Tensor) -> list:
     ]
 
 
+_STD_SHAPES = [((6, 4), F32), ((1, 1), F32), ((3, 2), F64)]
+
+
 @check("std_from_logvar: sigma = exp(logvar / 2)", 2)
-def _ex02_std(mod):
-    std_from_logvar = learner_function(mod, "std_from_logvar")
-    for seed, shape, dtype in [(11, (6, 4), F32), (12, (1, 1), F32), (13, (3, 2), F64)]:
-        logvar = randn(*shape, seed=seed, scale=2.0, dtype=dtype)
+def _std(learner: Learner, draw: Draw):
+    std_from_logvar = learner_function(learner, "std_from_logvar")
+    cases = [draw.randn(*shape, scale=2.0, dtype=dtype) for shape, dtype in _STD_SHAPES]
+    outcomes = std_from_logvar.many([((logvar,), {}) for logvar in cases])
+    for logvar, outcome in zip(cases, outcomes, strict=True):
         expect_close(
-            std_from_logvar(logvar.clone()),
+            outcome.value,
             reference_std(logvar),
             what="std_from_logvar",
             case=shape_words(logvar=logvar),
@@ -158,9 +167,9 @@ def _ex02_std(mod):
 
 
 @check("std_from_logvar is finite for extreme logvar", 1)
-def _ex02_std_extreme(mod):
-    std_from_logvar = learner_function(mod, "std_from_logvar")
-    logvar = randn(3, 2, seed=14)
+def _std_extreme(learner: Learner, draw: Draw):
+    std_from_logvar = learner_function(learner, "std_from_logvar")
+    logvar = draw.randn(3, 2)
     needs_working(close(std_from_logvar(logvar), reference_std(logvar)), "std_from_logvar")
     logvar = torch.tensor([[-100.0, -30.0, 0.0], [30.0, 100.0, 150.0]])
     got = as_tensor(std_from_logvar(logvar), "std_from_logvar")
@@ -172,10 +181,10 @@ def _ex02_std_extreme(mod):
 
 
 @check("logvar_from_std inverts std_from_logvar", 1)
-def _ex02_logvar_from_std(mod):
-    logvar_from_std = learner_function(mod, "logvar_from_std")
-    std = rand(4, 3, seed=15) * 3 + 0.05
-    got = as_tensor(logvar_from_std(std.clone()), "logvar_from_std")
+def _logvar_from_std(learner: Learner, draw: Draw):
+    logvar_from_std = learner_function(learner, "logvar_from_std")
+    std = draw.rand(4, 3) * 3 + 0.05
+    got = as_tensor(logvar_from_std(std), "logvar_from_std")
     if got.shape != std.shape:
         raise Mistake(f"logvar_from_std has shape {tuple(got.shape)}; expected {tuple(std.shape)}.")
     if close(reference_std(got), std):  # exp(got / 2) gives sigma back
@@ -193,16 +202,18 @@ def _ex02_logvar_from_std(mod):
 
 
 @check("gradients reach both heads and the encoder", 1)
-def _ex02_gradients(mod):
-    model = _vae_model()
-    mu, logvar = _encode_pair(mod, model, rand(4, 1, 8, 8, seed=16))
-    if not (mu.requires_grad and logvar.requires_grad):
+def _gradients(learner: Learner, draw: Draw):
+    model = _vae_model(draw)
+    x = draw.rand(4, 1, 8, 8)
+    _pair(learner_function(learner, "encode")(model, x))
+    # (mu.sum() + logvar.sum()).backward() in the learner's process
+    result = learner_function(learner, "encode").run(model, x, backward=["ones", "ones"])
+    if not all(result.requires_grad[:2]):
         raise Mistake(
             "mu or logvar carries no gradient: drop torch.no_grad() and .detach() in encode."
         )
-    (mu.sum() + logvar.sum()).backward()
     for part in ("encoder", "to_mu", "to_logvar"):
-        if all(p.grad is None for p in getattr(model, part).parameters()):
+        if not reached(result, part):
             raise Mistake(
                 f"no gradient reaches model.{part}: mu and logvar must both come from it."
             )

@@ -9,27 +9,30 @@ from __future__ import annotations
 import torch
 
 from vaelab import latent, models
-from vaelab.grading.common import (
-    F64,
-    randn,
-)
 from vaelab.grading.toolkit import (
+    F64,
     Checklist,
+    Draw,
+    Learner,
     Mistake,
     as_tensor,
     expect_close,
     learner_function,
 )
 
+# vaelab's own answers, switched off in the learner's process while this exercise is graded
+# (model.decode stays: the exercise asks for it)
+PROTECTED = ("latent.interpolate", "latent.slerp", "models._VAE.sample")
+
 checks = Checklist("ex05")
 check = checks.add
 
 
-def _path_cases():
+def _path_cases(draw: Draw):
     return [
-        (randn(2, seed=70, scale=1.5), randn(2, seed=71, scale=1.5), 10),
-        (randn(16, seed=72), randn(16, seed=73) * 2, 2),
-        (randn(5, seed=74, dtype=F64), randn(5, seed=75, dtype=F64), 7),
+        (draw.randn(2, scale=1.5), draw.randn(2, scale=1.5), 10),
+        (draw.randn(16), draw.randn(16) * 2, 2),
+        (draw.randn(5, dtype=F64), draw.randn(5, dtype=F64), 7),
     ]
 
 
@@ -68,11 +71,13 @@ def _path_mistakes(z0, z1, n, method) -> list:
 
 
 @check("interpolate, linear: evenly spaced, both ends included", 2)
-def _ex05_linear(mod):
-    interpolate = learner_function(mod, "interpolate")
-    for z0, z1, n in _path_cases():
+def _linear(learner: Learner, draw: Draw):
+    interpolate = learner_function(learner, "interpolate")
+    cases = _path_cases(draw)
+    calls = [((z0, z1), {"num_steps": n, "method": "linear"}) for z0, z1, n in cases]
+    for (z0, z1, n), outcome in zip(cases, interpolate.many(calls), strict=True):
         expect_close(
-            interpolate(z0.clone(), z1.clone(), num_steps=n, method="linear"),
+            outcome.value,
             latent.interpolate(z0, z1, num_steps=n, method="linear"),
             what="the linear path",
             case=f"for codes of shape {tuple(z0.shape)} and num_steps={n}",
@@ -89,14 +94,16 @@ def _ex05_linear(mod):
 
 
 @check("interpolate, slerp: great circle, norm interpolated linearly", 2)
-def _ex05_slerp(mod):
-    interpolate = learner_function(mod, "interpolate")
-    for z0, z1, n in _path_cases():
+def _slerp(learner: Learner, draw: Draw):
+    interpolate = learner_function(learner, "interpolate")
+    cases = _path_cases(draw)
+    calls = [((z0, z1), {"num_steps": n, "method": "slerp"}) for z0, z1, n in cases]
+    for (z0, z1, n), outcome in zip(cases, interpolate.many(calls), strict=True):
         want = latent.interpolate(z0, z1, num_steps=n, method="slerp")
         t = torch.linspace(0, 1, n, dtype=z0.dtype)[:, None]
         norms = (1 - t) * z0.norm() + t * z1.norm()  # (n, 1)
         expect_close(
-            interpolate(z0.clone(), z1.clone(), num_steps=n, method="slerp"),
+            outcome.value,
             want,
             what="the slerp path",
             case=f"for codes of shape {tuple(z0.shape)} and num_steps={n}",
@@ -124,27 +131,22 @@ def _ex05_slerp(mod):
         )
 
 
-def _sampling_model() -> models.MLPVAE:
-    torch.manual_seed(5)
-    return models.MLPVAE(image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
+def _sampling_model(draw: Draw) -> models.MLPVAE:
+    return draw.model(models.MLPVAE, image_shape=(1, 8, 8), hidden_dim=16, latent_dim=3)
 
 
-def _sample_with_codes(mod, model, num_samples, generator=None):
-    """The learner's images and every z their decoder saw (captured with a forward hook)."""
-    sample = learner_function(mod, "sample")
-    seen: list[torch.Tensor] = []
-    hook = model.decoder.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
-    try:
-        images = as_tensor(sample(model, num_samples, generator=generator), "sample's images")
-    finally:
-        hook.remove()
-    return images, (torch.cat(seen) if seen else None)
+def _sample_with_codes(learner: Learner, model, num_samples, generator=None):
+    """The learner's images and every z their decoder saw (captured with a forward hook on
+    the decoder, in the learner's process)."""
+    sample = learner_function(learner, "sample")
+    result = sample.run(model, num_samples, generator=generator, capture="decoder")
+    return as_tensor(result.value, "sample's images"), result.captured
 
 
 @check("sample: (num_samples, C, H, W) images in [0, 1]", 1)
-def _ex05_sample_shape(mod):
-    model = _sampling_model()
-    images, _ = _sample_with_codes(mod, model, 6, torch.Generator().manual_seed(0))
+def _sample_shape(learner: Learner, draw: Draw):
+    model = _sampling_model(draw)
+    images, _ = _sample_with_codes(learner, model, 6, draw.torch_generator())
     if tuple(images.shape) != (6, 1, 8, 8):
         raise Mistake(f"sample's images have shape {tuple(images.shape)}; expected (6, 1, 8, 8).")
     if images.min() < 0 or images.max() > 1:
@@ -155,10 +157,12 @@ def _ex05_sample_shape(mod):
 
 
 @check("sample: decodes z drawn from the prior N(0, I)", 2)
-def _ex05_sample_prior(mod):
-    model = _sampling_model()
+def _sample_prior(learner: Learner, draw: Draw):
+    model = _sampling_model(draw)
     n = 4000
-    _, z = _sample_with_codes(mod, model, n, torch.Generator().manual_seed(1))
+    sample = learner_function(learner, "sample")  # only the codes the decoder saw come back
+    z = sample.run(model, n, generator=draw.torch_generator(), capture="decoder", value=False)
+    z = z.captured
     if z is None:
         raise Mistake("sample never runs the decoder: decode z with model.decode(z).")
     if tuple(z.shape) != (n, model.latent_dim):
@@ -177,9 +181,9 @@ def _ex05_sample_prior(mod):
 
 
 @check("sample: images are sigmoid(decoder(z))", 2)
-def _ex05_sample_sigmoid(mod):
-    model = _sampling_model()
-    images, z = _sample_with_codes(mod, model, 8, torch.Generator().manual_seed(2))
+def _sample_sigmoid(learner: Learner, draw: Draw):
+    model = _sampling_model(draw)
+    images, z = _sample_with_codes(learner, model, 8, draw.torch_generator())
     if z is None or z.shape[0] != images.shape[0]:
         raise Mistake("each image should be the decoding of one z: decode z with model.decode.")
     with torch.no_grad():
@@ -206,11 +210,12 @@ def _ex05_sample_sigmoid(mod):
 
 
 @check("sample: the same generator gives the same images", 1)
-def _ex05_sample_generator(mod):
-    model = _sampling_model()
-    a, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(3))
-    b, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(3))
-    c, _ = _sample_with_codes(mod, model, 5, torch.Generator().manual_seed(4))
+def _sample_generator(learner: Learner, draw: Draw):
+    model = _sampling_model(draw)
+    seed, other = draw.seed(), draw.seed()
+    a, _ = _sample_with_codes(learner, model, 5, torch.Generator().manual_seed(seed))
+    b, _ = _sample_with_codes(learner, model, 5, torch.Generator().manual_seed(seed))
+    c, _ = _sample_with_codes(learner, model, 5, torch.Generator().manual_seed(other))
     if not torch.equal(a, b):
         raise Mistake(
             "two calls with equally seeded generators gave different images: pass the "

@@ -1,203 +1,84 @@
-"""Grade each learner file in its own process, with a time limit and captured output.
+"""The grading process's side of a learner's process: start it, ask it, stop it.
 
-The parent never imports learner code. Each grading process writes JSON lines to a file
-the parent chose (a plan, then each check's start and result, then "done"), so nothing
-the learner prints can pose as a result, and a process that dies still leaves the
-results of the checks it finished. Processes come from a forkserver that has already
-imported torch, so each starts in a few hundredths of a second instead of seconds.
+The learner's file is imported only in a process of its own (``vaelab.grading.child``),
+started through a forkserver that has torch and vaelab imported already, so it starts in
+a few hundredths of a second. The grading process sends it requests and waits for each
+answer with what is left of the exercise's time; past that it kills the process and its
+process group. Everything printed goes to a file the grading process reads at the end, so
+nothing the learner's code prints can pose as a result.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import multiprocessing
 import os
+import select
 import signal
-import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from multiprocessing.connection import wait
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-OUTPUT_FILE_LIMIT = 32 * 2**20  # bytes C code may write to stdout/stderr (more fails the write)
-PRINT_CAP = 2**20  # characters kept from Python's prints (the rest is counted, not kept)
+from vaelab.grading import FORKSERVER_PRELOAD, child, wire
+
 OUTPUT_KEPT = 2000  # characters kept from the start and from the end of the output
-PRELOAD = ["vaelab.grading.runner", *(f"vaelab.grading.ex{n:02d}" for n in range(1, 9))]
+NOT_AN_ANSWER = (
+    "the grading process sent something that is not the grader's answer on the grader's "
+    "pipe: does your code write to file descriptors it did not open?"
+)
+
+
+class Stopped(BaseException):
+    """The learner's process is gone, too slow, or talking nonsense: this file's grading ends.
+
+    A BaseException, so that no check's ``except Exception`` swallows it.
+    """
 
 
 @dataclass
-class Job:
-    """One file to grade as one exercise ("ex03")."""
+class Event:
+    """What the learner's process reported on its own: a reference called, an act refused."""
 
-    path: Path
-    exercise: str
-
-
-# ---------------------------------------------------------------- inside the grading process
+    kind: str  # "reference" or "refused"
+    detail: str  # "losses.kl_divergence", or the act in words
 
 
-def _limit_memory(gigabytes: float | None) -> None:
-    """Let this grading process allocate at most ``gigabytes`` GiB more than it holds now.
+@dataclass
+class Hello:
+    """What the learner's process says once the file is imported."""
 
-    Linux only (``RLIMIT_DATA`` counts malloc and anonymous mmap there): past the limit an
-    allocation fails with MemoryError or torch's "can't allocate memory", which the checks
-    report as feedback, instead of the machine swapping or the kernel killing a process.
-    """
-    if not gigabytes or not sys.platform.startswith("linux"):
-        return
-    try:
-        import resource
-
-        with open("/proc/self/status", encoding="ascii") as f:
-            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
-        limit = held + int(gigabytes * 2**30)
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, OSError, ValueError, StopIteration):
-        return
-    from vaelab.grading import toolkit
-
-    toolkit.MEMORY_LIMIT_GB = gigabytes
-
-
-def _limit_output_size() -> None:
-    try:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_LIMIT, OUTPUT_FILE_LIMIT))
-    except (ImportError, AttributeError, ValueError, OSError):
-        pass
-
-
-class _CappedWriter(io.TextIOBase):
-    """A text stream onto a file descriptor that keeps the first ``cap`` characters and then
-    only counts, so that printing never fails and never fills the disk."""
-
-    def __init__(self, fd: int, cap: int = PRINT_CAP):
-        self.fd, self.cap, self.written, self.dropped = fd, cap, 0, 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        text = str(text)
-        room = self.cap - self.written
-        if room > 0:
-            part = text[:room]
-            try:
-                os.write(self.fd, part.encode("utf-8", "replace"))
-            except OSError:
-                pass
-            self.written += len(part)
-        self.dropped += max(0, len(text) - max(room, 0))
-        return len(text)
-
-    def close_note(self) -> None:
-        if self.dropped:
-            os.write(self.fd, f"\n[... {self.dropped:,} more characters not kept ...]\n".encode())
-            self.dropped = 0
-
-
-def _capture_output(output_path: str) -> tuple[_CappedWriter, _CappedWriter]:
-    """Send everything printed, by Python or by C code, to ``output_path``."""
-    fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stdout, sys.stderr = _CappedWriter(1), _CappedWriter(2)
-    return sys.stdout, sys.stderr
-
-
-def child_main(
-    path: str, exercise: str, result_path: str, output_path: str, memory_gb: float | None = None
-) -> None:
-    """Entry point of a grading process: grade ``path`` and write JSON lines to ``result_path``."""
-    results = open(result_path, "a", encoding="utf-8")  # noqa: SIM115  (open until os._exit)
-
-    def emit(record: dict) -> None:
-        results.write(json.dumps(record) + "\n")
-        results.flush()
-
-    writers = ()
-    try:
-        if hasattr(os, "setpgrp"):
-            os.setpgrp()  # so that a timeout also ends any process the learner started
-        writers = _capture_output(output_path)
-        _limit_output_size()
-        _limit_memory(memory_gb)
-        import torch
-
-        from vaelab.grading.runner import run_exercise
-
-        torch.set_num_threads(1)
-        run_exercise(exercise, path, emit)
-    except BaseException as e:  # the grader itself failed: say so rather than vanish
-        try:
-            emit({"error": f"the grader failed: {type(e).__name__}: {e}"})
-        except BaseException:
-            pass
-    finally:
-        try:
-            results.close()
-            for writer in writers:
-                writer.close_note()
-        finally:
-            os._exit(0)  # skip atexit handlers and the learner's non-daemon threads
-
-
-# ---------------------------------------------------------------- in the parent
+    names: dict[str, str | None] = field(default_factory=dict)  # name -> None when callable
+    import_error: dict | None = None
+    events: list[Event] = field(default_factory=list)  # reported while importing
 
 
 def _context():
-    """A forkserver that has torch and the checks imported; spawn where forkserver is missing."""
+    """A forkserver that has torch and vaelab imported; spawn where forkserver is missing."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
 
 
-def read_output(path: Path, kept: int = OUTPUT_KEPT) -> str:
-    """The captured output: all of it when short, else its start and end around a note."""
+def _fork_context():
+    """Fork from this process (a grader process, before it has run any torch operation)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _widen(fd: int, size: int = 2**20) -> None:
+    """Let a pipe hold ``size`` bytes (Linux), so a large answer crosses in few wake-ups."""
     try:
-        size = path.stat().st_size
-    except OSError:
-        return ""
-    with open(path, "rb") as f:
-        if size <= 2 * kept:
-            return f.read().decode("utf-8", "replace")
-        head = f.read(kept).decode("utf-8", "replace")
-        f.seek(size - kept)
-        tail = f.read(kept).decode("utf-8", "replace")
-    return f"{head}\n[... {size - 2 * kept:,} bytes of output left out ...]\n{tail}"
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass
 
 
-def _read_records(path: Path) -> list[dict]:
-    records = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return records
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line cut short when the process was killed
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def _why_it_stopped(exitcode: int | None, timed_out: bool, timeout: float) -> str:
-    if timed_out:
-        return (
-            f"grading stopped at the time limit of {timeout:g} s: an endless loop, or code "
-            "far too slow?"
-        )
+def why_it_stopped(exitcode: int | None) -> str:
+    """The end of a learner's process that stopped answering, in words."""
     if exitcode is not None and exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
@@ -215,117 +96,183 @@ def _why_it_stopped(exitcode: int | None, timed_out: bool, timeout: float) -> st
     )
 
 
-def collect(
-    job: Job, result_path: Path, output_path: Path, *, exitcode, timed_out, timeout, seconds
-):
-    """Turn a finished (or killed) process's records into the exercise's report entry."""
-    records = _read_records(result_path)
-    planned = next((r["plan"] for r in records if "plan" in r), None)
-    if planned is None:  # died before saying which checks exist
-        from vaelab.grading.runner import plan
+class RemoteLearner:
+    """A learner's file, imported in a process of its own, whose functions we can call.
 
-        planned = plan(job.exercise)
-    results = {r["result"]["name"]: r["result"] for r in records if "result" in r}
-    started = [r["start"] for r in records if "start" in r]
-    error = next((r["error"] for r in records if "error" in r), None)
-    done = any(r.get("done") for r in records)
-    if not done and error is None:
-        error = _why_it_stopped(exitcode, timed_out, timeout)
-        if started and started[-1] not in results:
-            error += f" (during the check '{started[-1]}')"
-    checks = []
-    for item in planned:
-        if item["name"] in results:
-            checks.append(results[item["name"]])
-        else:
-            checks.append(
-                {
-                    "name": item["name"],
-                    "points": 0.0,
-                    "max_points": item["max_points"],
-                    "passed": False,
-                    "feedback": f"not graded: {error}",
-                }
+    Args:
+        path: the learner's file.
+        protected: vaelab functions switched off there ("losses.kl_divergence", ...).
+        timeout: seconds for the whole exercise, from now.
+        memory_gb: GiB the process may allocate beyond what it starts with (Linux).
+        output_path: where everything it prints goes.
+        fork: fork the process from this one rather than take it from the forkserver.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        protected: list[str],
+        timeout: float,
+        memory_gb: float | None,
+        output_path: Path,
+        fork: bool = False,
+    ):
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.events: list[Event] = []
+        self.stopped: str | None = None
+        ctx = _fork_context() if fork else _context()
+        request_read, request_write = ctx.Pipe(duplex=False)
+        reply_read, reply_write = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=child.main,
+            args=(str(path), protected, request_read, reply_write, str(output_path), memory_gb),
+            daemon=True,
+        )
+        self.process.start()
+        request_read.close()  # the child holds the only other ends: EOF means it is gone
+        reply_write.close()
+        self._request, self._reply = request_write, reply_read
+        self.request_fd, self.reply_fd = request_write.fileno(), reply_read.fileno()
+        os.set_blocking(self.request_fd, False)
+        for fd in (self.request_fd, self.reply_fd):
+            _widen(fd)
+
+    # ------------------------------------------------------------ reading and writing
+
+    def _stop(self, reason: str) -> Stopped:
+        self.kill()
+        self.stopped = reason
+        return Stopped(reason)
+
+    def _ended(self) -> Stopped:
+        """The child closed its end: wait for it to exit and say how it ended."""
+        self.process.join(timeout=max(0.0, min(2.0, self.deadline - time.monotonic())))
+        if self.process.exitcode is None:
+            return self._stop(
+                "the grading process stopped answering: does your code close or replace file "
+                "descriptors it did not open?"
             )
-    return {
-        "exercise": job.path.stem,
-        "path": str(job.path),
-        "points": round(sum(c["points"] for c in checks), 6),
-        "max_points": round(sum(c["max_points"] for c in checks), 6),
-        "error": error,
-        "checks": checks,
-        "output": read_output(output_path),
-        "seconds": round(seconds, 2),
-    }
+        return self._stop(why_it_stopped(self.process.exitcode))
 
+    def _time_limit(self) -> str:
+        return (
+            f"grading stopped at the time limit of {self.timeout:g} s: an endless loop, or "
+            "code far too slow?"
+        )
 
-def _kill(process) -> None:
-    try:
-        if hasattr(os, "killpg") and process.pid:
-            os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    process.kill()
-
-
-def _kill_stragglers(pid: int | None) -> None:
-    """End processes the learner's code left behind in the grading process's group."""
-    if pid and hasattr(os, "killpg"):
+    def _frame(self) -> tuple[bytes, bytes]:
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:  # none left: the usual case
+            return wire.read_frame(self.reply_fd, self.deadline)
+        except TimeoutError:
+            raise self._stop(self._time_limit()) from None
+        except EOFError:
+            raise self._ended() from None
+        except wire.FrameTooLarge as e:
+            raise self._stop(
+                f"the grading process sent an answer of {e}, far more than any check needs: "
+                "does a function return (or print) something huge?"
+            ) from None
+        except (wire.WireError, OSError):
+            raise self._stop(NOT_AN_ANSWER) from None
+
+    def _await(self, kind: bytes) -> Any:
+        """The next frame of ``kind`` (events on the way are kept), loaded as plain data."""
+        while True:
+            got, payload = self._frame()
+            if got == wire.EVENT:
+                what, _, detail = payload.decode("utf-8", "replace").partition("\x1f")
+                self.events.append(Event(what, detail))
+                continue
+            if got == wire.FAILED:
+                raise self._stop(
+                    "the grader failed: " + payload.decode("utf-8", "replace")[:300]
+                ) from None
+            if got != kind:
+                raise self._stop(NOT_AN_ANSWER)
+            try:
+                return wire.loads(payload)
+            except wire.WireError as e:
+                if kind == wire.HELLO:
+                    raise self._stop(
+                        "the grading process's first answer could not be read as plain data: "
+                        "does your code change how the grader's answers are sent?"
+                    ) from None
+                return wire.Unreadable(str(e))
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(wire.frame(wire.REQUEST, data))
+        while view:
+            wait = self.deadline - time.monotonic()
+            if wait <= 0 or not select.select([], [self.request_fd], [], wait)[1]:
+                raise self._stop(self._time_limit())
+            try:
+                view = view[os.write(self.request_fd, view) :]
+            except BlockingIOError:
+                continue
+            except OSError:  # the child is gone
+                raise self._ended() from None
+
+    # ------------------------------------------------------------ what checks use
+
+    def hello(self) -> Hello:
+        """Wait until the file is imported; what it holds, or why it could not be imported."""
+        answer = self._await(wire.HELLO)
+        events, self.events = self.events, []
+        if not isinstance(answer, dict):
+            raise self._stop("the grading process's first answer is unreadable")
+        return Hello(
+            names=answer.get("names") or {}, import_error=answer.get("import_error"), events=events
+        )
+
+    def call(self, request: dict) -> tuple[Any, list[Event]]:
+        """Send one request; its reply (a dict, or ``wire.Unreadable``) and the events
+        reported while it ran."""
+        if self.stopped:
+            raise Stopped(self.stopped)
+        self._send(wire.pack(request))
+        reply = self._await(wire.REPLY)
+        events, self.events = self.events, []
+        return reply, events
+
+    def close(self) -> None:
+        """Let the process end (it exits when its request pipe closes), then make sure."""
+        try:
+            self._request.close()
+        except OSError:
+            pass
+        if not self.stopped:
+            self.process.join(timeout=2.0)
+        self.kill()
+        try:
+            self._reply.close()
+        except OSError:
             pass
 
+    def kill(self) -> None:
+        """End the process and any process the learner's code started (its process group)."""
+        pid = self.process.pid
+        if pid and hasattr(os, "killpg"):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:  # none left: the usual case
+                pass
+        if self.process.exitcode is None:
+            self.process.kill()
+        self.process.join(timeout=5.0)
 
-def run_jobs(
-    jobs: list[Job], *, timeout: float = 60.0, parallel: int = 2, memory_gb: float | None = None
-) -> list[dict]:
-    """Grade each job in its own process, at most ``parallel`` at a time; reports in job order.
 
-    ``memory_gb``: GiB each process may allocate beyond what it starts with (Linux; None or
-    0 for no limit)."""
-    ctx = _context()
-    reports: list[dict | None] = [None] * len(jobs)
-    waiting = list(enumerate(jobs))
-    running: dict = {}  # sentinel -> (index, job, process, start, result_path, output_path)
-    with tempfile.TemporaryDirectory(prefix="vaelab-grade-") as tmp:
-        while waiting or running:
-            while waiting and len(running) < max(1, parallel):
-                index, job = waiting.pop(0)
-                result_path = Path(tmp, f"{index}.jsonl")
-                output_path = Path(tmp, f"{index}.out")
-                args = (str(job.path), job.exercise, str(result_path), str(output_path), memory_gb)
-                process = ctx.Process(target=child_main, args=args, daemon=True)
-                process.start()
-                running[process.sentinel] = (
-                    index,
-                    job,
-                    process,
-                    time.monotonic(),
-                    result_path,
-                    output_path,
-                )
-            now = time.monotonic()
-            next_deadline = min(start + timeout for _, _, _, start, _, _ in running.values())
-            ready = wait(list(running), timeout=max(0.0, next_deadline - now))
-            now = time.monotonic()
-            for sentinel in list(running):
-                index, job, process, start, result_path, output_path = running[sentinel]
-                timed_out = sentinel not in ready and now >= start + timeout
-                if sentinel not in ready and not timed_out:
-                    continue
-                if timed_out:
-                    _kill(process)
-                process.join()
-                _kill_stragglers(process.pid)
-                del running[sentinel]
-                reports[index] = collect(
-                    job,
-                    result_path,
-                    output_path,
-                    exitcode=process.exitcode,
-                    timed_out=timed_out,
-                    timeout=timeout,
-                    seconds=now - start,
-                )
-    return [r for r in reports if r is not None]
+def read_output(path: Path, kept: int = OUTPUT_KEPT) -> str:
+    """The captured output: all of it when short, else its start and end around a note."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return ""
+    with open(path, "rb") as f:
+        if size <= 2 * kept:
+            return f.read().decode("utf-8", "replace")
+        head = f.read(kept).decode("utf-8", "replace")
+        f.seek(size - kept)
+        tail = f.read(kept).decode("utf-8", "replace")
+    return f"{head}\n[... {size - 2 * kept:,} bytes of output left out ...]\n{tail}"

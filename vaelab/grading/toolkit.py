@@ -1,25 +1,33 @@
-"""The grader's toolkit: checks with points, safe calls into learner code, naming mistakes.
+"""The grader's toolkit: checks with points, calls into the learner's process, naming mistakes.
 
-A check is a function of the learner's module that returns normally when it passes and
-raises ``Mistake("feedback")`` when it fails. Mistakes are named by comparing the
-learner's output with the reference and with known-wrong variants of the reference,
-never by reading the learner's source. Each exercise's checks are a ``Checklist`` in
+A check is a function ``check(learner, draw)`` that returns normally when it passes and
+raises ``Mistake("feedback")`` when it fails. ``learner`` gives access to the learner's
+functions; calling one sends the inputs to the learner's process, which calls it and
+sends back plain data (see ``vaelab.grading.child``), so every comparison here runs in
+the grading process, whose torch the learner's code never touched. ``draw`` holds the
+check's inputs, drawn from the run's seed. Mistakes are named by comparing the learner's
+output with the reference and with known-wrong variants of the reference, never by
+reading the learner's source. Each exercise's checks are a ``Checklist`` in
 ``vaelab.grading.exNN``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from types import ModuleType
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from vaelab.grading.wire import GENERATOR, LEAF, MODEL, PREVIOUS, ROWS, Opaque, Unreadable
+
 FEEDBACK_CHARS = 400  # longest feedback text kept from an exception message
-MEMORY_LIMIT_GB: float | None = None  # set in a grading process that has a memory limit
+F32, F64 = torch.float32, torch.float64
+_GLOBAL_RNG = threading.Lock()  # Draw.model borrows torch's global generator; one at a time
 
 
 class Mistake(Exception):
@@ -31,7 +39,7 @@ class Check:
     exercise: str  # "ex03"
     name: str  # "reparameterize: values with a given eps"
     points: float
-    run: Callable[[ModuleType], Any]
+    run: Callable[[Learner, Draw], Any]
 
 
 class Checklist(list):
@@ -44,14 +52,281 @@ class Checklist(list):
     def add(self, name: str, points: float) -> Callable:
         """Register the decorated function as a check worth ``points``."""
 
-        def register(fn: Callable[[ModuleType], Any]) -> Callable[[ModuleType], Any]:
+        def register(fn: Callable[[Learner, Draw], Any]) -> Callable[[Learner, Draw], Any]:
             self.append(Check(self.exercise, name, points, fn))
             return fn
 
         return register
 
 
-# ---------------------------------------------------------------- calling learner code
+# ---------------------------------------------------------------- a check's inputs
+
+
+class Draw:
+    """The random inputs of one check, drawn from the run's seed and the check's name.
+
+    A grading run draws a fresh seed (recorded in the report), so the inputs differ from
+    run to run and cannot be read off the grader's source; the same seed gives the same
+    inputs again. Seeds for the learner's own randomness come from a second stream.
+    """
+
+    def __init__(self, seed: int, label: str):
+        digest = hashlib.sha256(f"{seed}/{label}".encode()).digest()
+        self.generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") >> 2)
+        self._seeds = torch.Generator().manual_seed(int.from_bytes(digest[8:16], "big") >> 2)
+
+    def randn(self, *shape: int, scale: float = 1.0, dtype: torch.dtype = F32) -> torch.Tensor:
+        """Standard-normal values times ``scale``, drawn in float64 and cast to ``dtype``."""
+        return (torch.randn(*shape, generator=self.generator, dtype=F64) * scale).to(dtype)
+
+    def rand(self, *shape: int, dtype: torch.dtype = F32) -> torch.Tensor:
+        """Uniform values in [0, 1)."""
+        return torch.rand(*shape, generator=self.generator, dtype=F64).to(dtype)
+
+    def uniform(self, low: float, high: float) -> float:
+        """One number uniform in [low, high)."""
+        return low + (high - low) * float(torch.rand((), generator=self.generator, dtype=F64))
+
+    def integer(self, low: int, high: int) -> int:
+        """One integer in [low, high]."""
+        return int(torch.randint(low, high + 1, (), generator=self.generator))
+
+    def weights_like(self, t: torch.Tensor) -> torch.Tensor:
+        """Weights w in [0.5, 1.5) of ``t``'s shape and dtype, for gradients of (out * w).sum()."""
+        return 0.5 + self.rand(*t.shape, dtype=t.dtype)
+
+    def seed(self) -> int:
+        """A seed for the learner's randomness or a torch.Generator."""
+        return int(torch.randint(0, 2**62, (), generator=self._seeds))
+
+    def torch_generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed())
+
+    def model(self, cls: type, **config) -> torch.nn.Module:
+        """A vaelab model with freshly drawn weights (the global random state is left alone)."""
+        with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(self.seed())
+            return cls(**config)
+
+
+# ---------------------------------------------------------------- calling the learner's code
+
+
+@dataclass
+class Leaf:
+    """An input sent as a leaf that requires grad; its gradient comes back as ``grads[name]``."""
+
+    tensor: torch.Tensor
+    name: str
+
+
+PREVIOUS_OUTPUT = {PREVIOUS: True}  # an argument: the previous step's output (``Learner.call``)
+
+
+def rows(row: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` copies of ``row`` stacked, (n, *row.shape); sent to the learner's process as the
+    row and the count, where it becomes an ordinary tensor again (big inputs, little data)."""
+    full = row.expand(n, *row.shape).clone()
+    full._vaelab_row = row.detach().clone()
+    return full
+
+
+@dataclass
+class Result:
+    """What one call of a learner function gave, as plain data from the learner's process."""
+
+    value: Any
+    requires_grad: list[bool]  # each tensor in value, in order
+    args: tuple  # the inputs as sent
+    kwargs: dict
+    after: dict  # {"args": [...], "kwargs": {...}}: tensor inputs after the call, else None
+    grads: dict[str, torch.Tensor | None] = field(default_factory=dict)  # by Leaf name
+    params: dict[str, torch.Tensor | None] = field(default_factory=dict)  # the model's
+    captured: torch.Tensor | None = None  # what the model's decoder was given
+    seconds: float = 0.0
+    backward_error: str | None = None
+
+    def changed(self, names: Sequence[str]) -> str | None:
+        """The first input, named by ``names`` (positional) or its keyword, whose values the
+        call changed; None when every tensor input is as it was sent."""
+        pairs = [(name, self.args[i], self.after["args"][i]) for i, name in enumerate(names)]
+        pairs += [(key, value, self.after["kwargs"].get(key)) for key, value in self.kwargs.items()]
+        for name, sent, after in pairs:
+            sent = sent.tensor if isinstance(sent, Leaf) else sent
+            if isinstance(sent, torch.Tensor) and isinstance(after, torch.Tensor):
+                if sent.shape != after.shape or not torch.equal(sent.detach(), after):
+                    return name
+        return None
+
+
+class Learner:
+    """The learner's file as the checks see it: its names, and its functions to call.
+
+    ``transport.call(request)`` runs a request in the learner's process (or, for tests, in
+    this one) and returns ``(reply, events)``; see ``vaelab.grading.sandbox``.
+    """
+
+    def __init__(self, transport, names: dict[str, str | None], memory_gb: float | None = None):
+        self.transport, self.names, self.memory_gb = transport, names, memory_gb
+        self.draw: Draw | None = None  # the running check's inputs
+        self.used: set[str] = set()  # learner functions the running check called
+        self.caught: dict[str, list[str]] = {}  # function -> feedback on reference use
+        self.memo: dict[str, Any] = {}  # what one check learned that a later one may reuse
+
+    def _request(self, steps, *, backward=None, capture=None, after=False, value=True) -> dict:
+        return {
+            "steps": [
+                {"function": n, "args": _to_wire(list(a)), "kwargs": _to_wire(k)}
+                for n, a, k in steps
+            ],
+            "seed": self.draw.seed() if self.draw else 0,
+            "backward": None if backward is None else _to_wire(list(backward)),
+            "capture": capture,
+            "after": after,
+            "value": value,
+        }
+
+    def call(
+        self,
+        steps: list[tuple[str, tuple, dict]],
+        *,
+        backward: list | None = None,
+        capture: str | None = None,
+        after: bool = True,
+        value: bool = True,
+    ) -> Result:
+        """Run ``steps`` (function name, args, kwargs) in the learner's process, each step
+        given the previous one's output where an argument is ``PREVIOUS_OUTPUT``.
+
+        Args:
+            backward: weights, one per tensor of the last output ("ones" for ones, None to
+                skip it): backpropagate sum((out * w).sum()) and send back the gradients.
+            capture: "decoder" to send back what the model's decoder was given.
+            after: send back the tensor inputs as they are after the call.
+            value: send back the output (False when only the captured codes matter).
+        """
+        names = [name for name, _, _ in steps]
+        self.used.update(names)
+        request = self._request(steps, backward=backward, capture=capture, after=after, value=value)
+        reply, events = self.transport.call(request)
+        self._check_events(names, events)
+        return self._result(names, steps[-1], reply)
+
+    def many(self, name: str, calls: Sequence[tuple[tuple, dict]]) -> list[Outcome]:
+        """Call ``name`` on each (args, kwargs) in one request; an ``Outcome`` for each (the
+        learner's process stops at the first call that raises)."""
+        self.used.add(name)
+        request = {"batch": [self._request([(name, a, k)]) for a, k in calls]}
+        reply, events = self.transport.call(request)
+        self._check_events([name], events)
+        if not isinstance(reply, dict) or "batch" not in reply:  # unreadable, or too large
+            reply = {"batch": [reply]}
+        replies = list(reply.get("batch") or [])
+        return [
+            Outcome(self, name, (name, a, k), replies[i] if i < len(replies) else None)
+            for i, (a, k) in enumerate(calls)
+        ]
+
+    def _check_events(self, names: list[str], events: list) -> None:
+        """A Mistake when the learner's process reported a reference call or a refused act."""
+        if events:
+            for name in names:
+                self.caught.setdefault(name, []).append(event_feedback(name, events[0]))
+            raise Mistake(event_feedback(names[-1], events[0]))
+
+    def _result(self, names: list[str], step: tuple, reply: Any) -> Result:
+        """The reply as a Result; a Mistake for an exception or an unreadable reply."""
+        if isinstance(reply, Unreadable) or not isinstance(reply, dict):
+            raise Mistake(
+                f"what `{names[-1]}` returned could not be read: return tensors, numbers, or "
+                "tuples and lists of them."
+            )
+        if reply.get("error"):
+            index = reply.get("error_step") or 0
+            raise Mistake(exception_feedback(names[index], reply["error"], self.memory_gb))
+        _, args, kwargs = step
+        return Result(
+            value=reply.get("value"),
+            requires_grad=list(reply.get("requires_grad") or []),
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            after=reply.get("after") or {"args": [None] * len(args), "kwargs": {}},
+            grads=reply.get("grads") or {},
+            params=reply.get("params") or {},
+            captured=reply.get("captured"),
+            seconds=float(reply.get("seconds") or 0.0),
+            backward_error=reply.get("backward_error"),
+        )
+
+
+class Outcome:
+    """One call of a batch (``Learner.many``); ``.value`` raises the call's Mistake, if any."""
+
+    def __init__(self, learner: Learner, name: str, step: tuple, reply: Any):
+        self.learner, self.name, self.step, self.reply = learner, name, step, reply
+
+    @property
+    def value(self) -> Any:
+        if self.reply is None:  # not run: an earlier call of the batch failed
+            raise Mistake(f"`{self.name}` was not called: an earlier call failed.")
+        return self.learner._result([self.name], self.step, self.reply).value
+
+
+class LearnerFunction:
+    """One of the learner's functions; calling it returns its output as plain data."""
+
+    def __init__(self, learner: Learner, name: str):
+        self.learner, self.name = learner, name
+
+    def __call__(self, *args, **kwargs) -> Any:
+        return self.learner.call([(self.name, args, kwargs)], after=False).value
+
+    def run(self, *args, backward=None, capture=None, value=True, **kwargs) -> Result:
+        """The full ``Result`` of a call (inputs after it, gradients, captured codes)."""
+        return self.learner.call(
+            [(self.name, args, kwargs)], backward=backward, capture=capture, value=value
+        )
+
+    def many(self, calls: Sequence[tuple[tuple, dict]]) -> list[Outcome]:
+        """Each (args, kwargs) called in one request, for checks that try several inputs."""
+        return self.learner.many(self.name, calls)
+
+    def values(self, calls: Sequence[tuple[tuple, dict]]) -> list:
+        """The outputs of ``many``, raising the first call's Mistake, if any."""
+        return [outcome.value for outcome in self.many(calls)]
+
+
+def learner_function(learner: Learner, name: str) -> LearnerFunction:
+    """The learner's function ``name``; a Mistake when it is missing or not a function."""
+    if name not in learner.names:
+        raise Mistake(f"`{name}` is missing from your file: keep the function and its name.")
+    if learner.names[name] is not None:
+        raise Mistake(f"`{name}` should be a function, but it is {learner.names[name]}.")
+    return LearnerFunction(learner, name)
+
+
+def _to_wire(value: Any) -> Any:
+    """Arguments as plain data: models as spec and weights, generators as their state."""
+    if isinstance(value, Leaf):
+        return {LEAF: value.tensor.detach(), "name": value.name}
+    if isinstance(value, torch.nn.Module) and hasattr(value, "spec"):
+        return {MODEL: value.spec(), "state": value.state_dict(), "key": id(value)}
+    if isinstance(value, torch.Generator):
+        return {GENERATOR: value.get_state()}
+    if isinstance(value, torch.Tensor):
+        row = getattr(value, "_vaelab_row", None)
+        if row is not None:
+            return {ROWS: row, "n": value.shape[0]}
+        return value.detach()
+    if isinstance(value, (list, tuple)):
+        items = [_to_wire(v) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------- feedback on what went wrong
 
 
 def shorten(text: str, limit: int = FEEDBACK_CHARS) -> str:
@@ -76,17 +351,20 @@ EXCEPTION_HINTS = (
     ("unexpected keyword argument", " - keep the function's signature as given in the exercise"),
     ("positional argument", " - keep the function's signature as given in the exercise"),
     ("file too large", " - your code printed far too much; remove the prints in loops"),
+    (
+        "could not get source code",
+        " - vaelab's source is not available while your file is graded: write the formula yourself",
+    ),
 )
 
 
-def out_of_memory(e: BaseException) -> str | None:
+def out_of_memory(kind: str, text: str, limit_gb: float | None) -> str | None:
     """For an allocation that failed: what happened, in words; None for other errors."""
-    text = str(e)
-    if not (isinstance(e, MemoryError) or "can't allocate memory" in text.lower()):
+    if not (kind == "memory" or "can't allocate memory" in text.lower()):
         return None
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (one tensor of {int(asked.group(1)) / 2**30:.2g} GiB)" if asked else ""
-    limit = f"{MEMORY_LIMIT_GB:g} GiB" if MEMORY_LIMIT_GB else "the machine's memory"
+    limit = f"{limit_gb:g} GiB" if limit_gb else "the machine's memory"
     return (
         f"ran out of memory{size}: more than grading allows ({limit}). Is a tensor far "
         "bigger than the exercise needs, or are results kept in a list on every iteration?"
@@ -98,37 +376,47 @@ def hint_for(text: str) -> str:
     return next((h for key, h in EXCEPTION_HINTS if key in text.lower()), "")
 
 
-def learner_function(module: ModuleType, name: str) -> Callable:
-    """The learner's function ``name``, wrapped so that whatever it raises becomes a Mistake."""
-    fn = getattr(module, name, None)
-    if fn is None:
-        raise Mistake(f"`{name}` is missing from your file: keep the function and its name.")
-    if not callable(fn):
-        raise Mistake(f"`{name}` should be a function, but it is {describe(fn)}.")
+def exception_feedback(name: str, error: dict, memory_gb: float | None = None) -> str:
+    """Feedback on an exception from the learner's function ``name`` (sent as plain data)."""
+    kind, text = error.get("kind"), str(error.get("message", ""))
+    if kind == "missing":
+        return f"`{name}` is missing from your file: keep the function and its name."
+    if kind == "not_implemented":
+        return f"`{name}` is not implemented yet (it raises NotImplementedError)."
+    if kind == "exit":
+        return f"`{name}` called sys.exit({error.get('code')}); return a value instead."
+    if kind == "recursion":
+        return f"`{name}` recursed without end (RecursionError)."
+    if kind == "unreadable":
+        return (
+            f"what `{name}` returned could not be sent back ({error.get('type')}: "
+            f"{shorten(text, 200)}): return tensors, numbers, or tuples and lists of them."
+        )
+    memory = out_of_memory(kind, text, memory_gb)
+    if memory:
+        return f"`{name}` {memory}"
+    return f"`{name}` raised {error.get('type')}: {shorten(text)}{hint_for(text)}"
 
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except NotImplementedError:
-            raise Mistake(
-                f"`{name}` is not implemented yet (it raises NotImplementedError)."
-            ) from None
-        except SystemExit as e:
-            raise Mistake(
-                f"`{name}` called sys.exit({e.code!r}); return a value instead."
-            ) from None
-        except RecursionError:
-            raise Mistake(f"`{name}` recursed without end (RecursionError).") from None
-        except BaseException as e:  # the learner's bug, reported in words
-            memory = out_of_memory(e)
-            if memory:
-                raise Mistake(f"`{name}` {memory}") from None
-            text = str(e)
-            raise Mistake(
-                f"`{name}` raised {type(e).__name__}: {shorten(text)}{hint_for(text)}"
-            ) from None
 
-    return call
+def reference_name(label: str) -> str:
+    """How feedback names a protected reference: "losses.kl_divergence", "model.encode"."""
+    parts = label.split(".")
+    return f"model.{parts[-1]}" if len(parts) > 2 else label
+
+
+def event_feedback(name: str, event) -> str:
+    """Feedback on what the learner's process reported while ``name`` ran."""
+    if event.kind == "reference":
+        label = event.detail
+        if len(label.split(".")) > 2:
+            advice = "build it from the model's layers yourself, as the exercise asks"
+        else:
+            advice = "write the formula yourself"
+        return f"`{name}` calls vaelab's own `{reference_name(label)}`: {advice}."
+    return (
+        f"`{name}` {event.detail}, which grading does not allow: write the function with "
+        "torch operations on its inputs."
+    )
 
 
 def describe(value: Any) -> str:
@@ -137,8 +425,14 @@ def describe(value: Any) -> str:
         return f"a {str(value.dtype).replace('torch.', '')} tensor of shape {tuple(value.shape)}"
     if value is None:
         return "None (is a `return` missing?)"
-    article = "an" if type(value).__name__[0] in "aeiou" else "a"
-    return f"{article} {type(value).__name__}"
+    name = type_name(value)
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"{article} {name}"
+
+
+def type_name(value: Any) -> str:
+    """The type's name of a value the learner returned ("int", "ndarray", "Tensor")."""
+    return value.name if isinstance(value, Opaque) else type(value).__name__
 
 
 def as_tensor(value: Any, what: str) -> torch.Tensor:
@@ -146,7 +440,7 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     extra = ""
-    if type(value).__module__ == "numpy":
+    if isinstance(value, Opaque) and value.module == "numpy":
         extra = " - stay in torch (no .numpy()) so that gradients can flow"
     elif isinstance(value, (int, float)):
         extra = " - a Python number loses the batch dimension and the gradient (no .item())"
@@ -163,8 +457,8 @@ def as_number(value: Any, what: str) -> float:
         return float(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value)
-    if type(value).__module__ == "numpy" and getattr(value, "size", 0) == 1:
-        return float(value)
+    if isinstance(value, Opaque) and value.number is not None:
+        return value.number
     raise Mistake(f"{what} should be a number, but your function returned {describe(value)}.")
 
 
@@ -257,19 +551,26 @@ def expect_close(
     )
 
 
-def expect_unchanged(inputs: dict[str, torch.Tensor], copies: dict[str, torch.Tensor], name: str):
-    """Raise a Mistake if any input differs from its copy taken before the call."""
-    for key, value in inputs.items():
-        if not torch.equal(value.detach(), copies[key]):
-            raise Mistake(
-                f"`{name}` changed its input `{key}` in place; leave inputs as they are and "
-                f"build a new tensor (e.g. `{key} * 2`, not `{key} *= 2` or `{key}.exp_()`)."
-            )
+def shape_words(**tensors: torch.Tensor) -> str:
+    """'for mu and logvar of shape (1, 1)' style text for feedback."""
+    shapes = {tuple(t.shape) for t in tensors.values()}
+    names = " and ".join(f"`{k}`" for k in tensors)
+    if len(shapes) == 1:
+        return f"for {names} of shape {shapes.pop()}"
+    return "for " + ", ".join(f"`{k}` of shape {tuple(t.shape)}" for k, t in tensors.items())
 
 
-def snapshot(**tensors: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Detached copies of the inputs, to check later that nothing was changed in place."""
-    return {k: v.detach().clone() for k, v in tensors.items()}
+def expect_unchanged(result: Result, names: Sequence[str], name: str) -> None:
+    """Raise a Mistake if the call changed one of its tensor inputs in place.
+
+    ``names`` are the positional parameters' names (keyword arguments use their keys).
+    """
+    key = result.changed(names)
+    if key is not None:
+        raise Mistake(
+            f"`{name}` changed its input `{key}` in place; leave inputs as they are and "
+            f"build a new tensor (e.g. `{key} * 2`, not `{key} *= 2` or `{key}.exp_()`)."
+        )
 
 
 BLOCKED = (
@@ -279,51 +580,42 @@ BLOCKED = (
 )
 
 
-def expect_gradients(
-    output: Any, inputs: dict[str, torch.Tensor], want_grads: dict[str, torch.Tensor], *, what: str
-) -> None:
-    """Backpropagate ``(output * w).sum()`` and compare each input's gradient with the reference's.
+def expect_gradients(result: Result, want_grads: dict[str, torch.Tensor], *, what: str) -> None:
+    """Compare the gradients the learner's process sent back with the reference's.
 
-    ``inputs`` are leaf tensors with requires_grad; ``want_grads`` come from the same weights w
-    applied to the reference (the caller passes them in).
+    ``result`` comes from a call with ``Leaf`` inputs and ``backward=[w]``; ``want_grads``
+    are the reference's gradients of ``(out * w).sum()`` with the same w
+    (``weighted_grads``).
     """
-    output = as_tensor(output, what)
-    names = " and ".join(f"`{k}`" for k in inputs)
-    if not output.requires_grad:
+    as_tensor(result.value, what)
+    names = " and ".join(f"`{k}`" for k in want_grads)
+    if not any(result.requires_grad):
         raise Mistake(BLOCKED.format(names=names, what=what))
-    weights = torch.linspace(0.5, 1.5, output.numel(), dtype=output.dtype).reshape(output.shape)
-    (output * weights).sum().backward()
-    for key, leaf in inputs.items():
-        if leaf.grad is None:
+    if result.backward_error:
+        raise Mistake(f"the gradient of {what} could not be computed ({result.backward_error}).")
+    for key, want in want_grads.items():
+        got = result.grads.get(key)
+        if got is None:
             raise Mistake(BLOCKED.format(names=f"`{key}`", what=what))
-        if not close(leaf.grad, want_grads[key]):
+        if not close(got, want):
             raise Mistake(
                 f"the gradient of {what} with respect to `{key}` is not right; the values are "
                 "probably off too (see the other checks)."
             )
 
 
-def weighted_grads(fn: Callable[..., torch.Tensor], **inputs: torch.Tensor) -> dict:
-    """Reference gradients of ``(fn(**inputs) * w).sum()``, with w as in ``expect_gradients``."""
+def weighted_grads(
+    fn: Callable[..., torch.Tensor], weights: torch.Tensor, **inputs: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Reference gradients of ``(fn(**inputs) * weights).sum()`` with respect to each input."""
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in inputs.items()}
-    out = fn(**leaves)
-    weights = torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).reshape(out.shape)
-    (out * weights).sum().backward()
+    (fn(**leaves) * weights).sum().backward()
     return {k: v.grad for k, v in leaves.items()}
 
 
-def leaves(**tensors: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Fresh leaf copies that require grad."""
-    return {k: v.detach().clone().requires_grad_(True) for k, v in tensors.items()}
-
-
-def shape_words(**tensors: torch.Tensor) -> str:
-    """'for mu and logvar of shape (1, 1)' style text for feedback."""
-    shapes = {tuple(t.shape) for t in tensors.values()}
-    names = " and ".join(f"`{k}`" for k in tensors)
-    if len(shapes) == 1:
-        return f"for {names} of shape {shapes.pop()}"
-    return "for " + ", ".join(f"`{k}` of shape {tuple(t.shape)}" for k, t in tensors.items())
+def reached(result: Result, part: str) -> bool:
+    """True when some parameter of the model's ``part`` ("encoder") got a gradient."""
+    return any(g is not None for k, g in result.params.items() if k.startswith(part + "."))
 
 
 def needs_working(ok: bool, name: str) -> None:
