@@ -66,7 +66,9 @@ def _conforms(value, kind) -> bool:
     if isinstance(kind, set):
         return value in kind
     if kind == "number":  # JSON numbers; a bool is not one, nor NaN or inf
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
     return isinstance(value, {"string": str, "object": dict, "array": list}[kind])
 
 
@@ -203,7 +205,9 @@ def test_results_json_has_one_test_per_check_and_never_drops_an_exercise():
     assert [t["name"] for t in tests["ex04"]] == _plan_names("ex04")
     assert sum(t["max_score"] for t in tests["ex04"]) == 10
     assert all("crashed (SIGSEGV)" in t["output"] and t["score"] == 0 for t in tests["ex04"])
-    assert tests["notes:"][0]["max_score"] == 0 and "not an exercise" in tests["notes:"][0]["output"]
+    assert (
+        tests["notes:"][0]["max_score"] == 0 and "not an exercise" in tests["notes:"][0]["output"]
+    )
     assert results["score"] == 8.0 and results["extra_data"]["max_score"] == 20.0
     assert results["execution_time"] == 2  # seconds, rounded up
     assert "ex03_reparameterize: 8 / 10 points" in results["output"]
@@ -387,7 +391,9 @@ def test_run_autograder_gives_the_reference_solutions_full_marks(tmp_path):
     assert [t["name"] for t in tests["ex03"]] == _plan_names("ex03")
     assert [t["name"] for t in tests["ex04"]] == _plan_names("ex04")
     assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in results["tests"])
-    assert "2 files for ex03: graded my course/exercises/ex03_reparameterize.py" in results["output"]
+    assert (
+        "2 files for ex03: graded my course/exercises/ex03_reparameterize.py" in results["output"]
+    )
 
 
 @pytest.mark.slow

@@ -4,7 +4,9 @@ The input is a gradebook (``vaelab.grade.grade_class``) or a folder of Gradescop
 results.json files; both become one row per learner and check ("outcomes"), and the
 summary counts them. Feedback that differs only in its numbers ("largest difference
 1.14e+03" and "... 2.5") is grouped by a normalised form with the numbers masked, and
-each group keeps one real text as its example.
+each group keeps one real text as its example. Failures that only follow from an earlier
+check ("first make `kl_divergence` right ...") are counted apart, so that each check's
+feedback is what learners got wrong in it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 import re
 import textwrap
 from pathlib import Path
+
+from vaelab.grading.report import MISSING
 
 __all__ = [
     "format_summary",
@@ -27,6 +31,7 @@ __all__ = [
 
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 EXAMPLE_CHARS = 110  # the example shown per check in the printed summary
+FOLLOW_ON = "first make `"  # feedback of a check that needs an earlier one to pass first
 
 
 def normalise(feedback: str) -> str:
@@ -38,7 +43,7 @@ def _state(passed: bool, feedback: str) -> str:
     """ "passed", "not started" (no file, or the function is still a stub) or "failed"."""
     if passed:
         return "passed"
-    if feedback.startswith("not submitted") or "not implemented yet" in feedback:
+    if feedback.startswith(MISSING) or "not implemented yet" in feedback:
         return "not started"
     return "failed"
 
@@ -142,10 +147,16 @@ def summarize(outcomes: list[dict], learners: list[str]) -> dict:
     """Per check: how many learners passed, failed or had not started it, and the failed
     learners' feedback grouped by its normalised form, most common first.
 
+    A failure whose feedback says "first make `f` right ..." is a follow-on: the check
+    tests a property of a working function, and an earlier check found ``f`` wrong. Those
+    are counted (``follow_on``, part of ``failed``) but not grouped: the groups are what
+    the learners got wrong in this check itself.
+
     Returns:
         ``{"learners": n, "checks": [{"exercise", "number", "check", "max_points",
-        "passed", "failed", "not_started", "feedback": [{"count", "pattern", "example",
-        "learners"}]}]}``, the checks sorted by how many failed them.
+        "passed", "failed", "follow_on", "not_started", "feedback": [{"count", "pattern",
+        "example", "learners"}]}]}``, the checks sorted by their failures that are not
+        follow-ons, then by all their failures.
     """
     checks: dict[tuple[str, str], dict] = {}
     for o in outcomes:
@@ -158,39 +169,58 @@ def summarize(outcomes: list[dict], learners: list[str]) -> dict:
                 "max_points": o["max_points"],
                 "passed": 0,
                 "failed": 0,
+                "follow_on": 0,
                 "not_started": 0,
                 "groups": {},
             },
         )
         row[o["state"].replace(" ", "_")] += 1
-        if o["state"] == "failed":
-            pattern = normalise(o["feedback"])
-            group = row["groups"].setdefault(
-                pattern, {"pattern": pattern, "example": o["feedback"], "learners": []}
-            )
-            group["learners"].append(o["learner"])
+        if o["state"] != "failed":
+            continue
+        if o["feedback"].startswith(FOLLOW_ON):
+            row["follow_on"] += 1
+            continue
+        pattern = normalise(o["feedback"])
+        group = row["groups"].setdefault(
+            pattern, {"pattern": pattern, "example": o["feedback"], "learners": []}
+        )
+        group["learners"].append(o["learner"])
     rows = []
     for row in checks.values():
         groups = row.pop("groups").values()
         groups = sorted(groups, key=lambda g: (-len(g["learners"]), g["pattern"]))
         row["feedback"] = [{"count": len(g["learners"]), **g} for g in groups]
         rows.append(row)
-    rows.sort(key=lambda r: (-r["failed"], r["exercise"], _number_order(r["number"])))
+    rows.sort(
+        key=lambda r: (
+            -(r["failed"] - r["follow_on"]),
+            -r["failed"],
+            r["exercise"],
+            _number_order(r["number"]),
+        )
+    )
     return {"learners": len(learners), "checks": rows}
 
 
 def format_summary(summary: dict) -> str:
     """The summary as text: the checks some learners failed, each with its most common
-    feedback (a real example, shortened) and how many were told so."""
-    failed = [r for r in summary["checks"] if r["failed"]]
+    feedback (a real example, shortened) and how many were told so; then, in one line,
+    the checks failed only as follow-ons of an earlier check."""
+    own = [r for r in summary["checks"] if r["failed"] > r["follow_on"]]
+    follow_only = [r for r in summary["checks"] if r["failed"] and r["failed"] == r["follow_on"]]
     lines = [f"What the class got wrong ({summary['learners']} learners), most failed first:"]
-    if not failed:
+    if not own and not follow_only:
         lines.append("  no learner failed a check they attempted.")
-    for r in failed:
+    for r in own:
         attempted = r["passed"] + r["failed"]
-        started = f", {r['not_started']} not started" if r["not_started"] else ""
+        notes = []
+        if r["follow_on"]:
+            notes.append(f"{r['follow_on']} as a follow-on of an earlier check")
+        if r["not_started"]:
+            notes.append(f"{r['not_started']} not started")
+        more = f" ({', '.join(notes)})" if notes else ""
         lines.append(
-            f"  {r['exercise']} {r['check']}: failed by {r['failed']} of {attempted}{started}"
+            f"  {r['exercise']} {r['check']}: failed by {r['failed']} of {attempted}{more}"
         )
         top = r["feedback"][0]
         example = textwrap.shorten(top["example"], EXAMPLE_CHARS, placeholder="...")
@@ -200,9 +230,12 @@ def format_summary(summary: dict) -> str:
             rest = sum(g["count"] for g in others)
             kinds = "another feedback" if len(others) == 1 else f"{len(others)} other feedbacks"
             lines.append(f"    {rest} x {kinds}")
-    passed = len(summary["checks"]) - len(failed)
-    if failed and passed:
-        lines.append(f"  the other {passed} checks: no learner who attempted them failed.")
+    if follow_only:
+        names = ", ".join(f"{r['exercise']} {r['number']} ({r['failed']})" for r in follow_only)
+        lines.append(f"  failed only as follow-ons of an earlier check: {names}")
+    clean = len(summary["checks"]) - len(own) - len(follow_only)
+    if clean and (own or follow_only):
+        lines.append(f"  the other {clean} checks: no learner who attempted them failed.")
     return "\n".join(lines)
 
 
@@ -213,6 +246,7 @@ CSV_FIELDS = [
     "max_points",
     "passed",
     "failed",
+    "follow_on",
     "not_started",
     "top_feedback_count",
     "top_feedback_example",
@@ -231,7 +265,7 @@ def write_summary(summary: dict, json_path: str | os.PathLike, csv_path: str | o
             top = r["feedback"][0] if r["feedback"] else {}
             writer.writerow(
                 {
-                    **{key: r[key] for key in CSV_FIELDS[:7]},
+                    **{key: r[key] for key in CSV_FIELDS[:8]},
                     "top_feedback_count": top.get("count", 0),
                     "top_feedback_example": top.get("example", ""),
                     "top_feedback_pattern": top.get("pattern", ""),
