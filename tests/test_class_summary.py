@@ -211,10 +211,39 @@ def test_class_summary_from_the_gradebook_and_from_gradescope_results(tmp_path, 
     ]
     assert target.with_suffix(".csv").is_file()
 
+    # Gradescope's export of the submissions: every submission's results in one YAML file
+    export = tmp_path / "assignment_export"
+    export.mkdir()
+    (export / "submission_metadata.yml").write_text(_metadata(book))
+    assert grade.main(["--summarize", str(export), "--json", str(tmp_path / "s2.json")]) == 0
+    assert "skipped fay in" not in capsys.readouterr().err
+    from_export = json.loads((tmp_path / "s2.json").read_text())
+    assert _comparable(from_export) == _comparable(result)
+
+
+def _metadata(book: dict) -> str:
+    """The gradebook as Gradescope's submission_metadata.yml: Ruby-style keys (:name:), a
+    Ruby BigDecimal score, the autograder's results.json under :results:."""
+    import yaml
+
+    export = {}
+    for i, learner in enumerate(book["learners"]):
+        results = gradescope.results_json({"exercises": learner["exercises"]})
+        export[f"submission_{1000 + i}"] = {
+            ":submitters": [{":name": learner["learner"], ":sid": str(1000 + i)}],
+            ":created_at": "2026-11-30 10:00:00.000000000 -08:00",
+            ":score": "SCORE",
+            ":results": results,
+        }
+    text = yaml.safe_dump(export, sort_keys=False)
+    text = re.sub(r"'(:\w+)':", r"\1:", text)  # ':name': -> :name:, as Ruby writes it
+    assert ":submitters:" in text and "':" not in text.split(":results:")[0]
+    return text.replace("SCORE", "!ruby/object:BigDecimal 18:0.2e2")
+
 
 def test_summarize_needs_results(tmp_path, capsys):
     assert grade.main(["--summarize", str(tmp_path)]) == 2
-    assert "no Gradescope results" in capsys.readouterr().err
+    assert "no Gradescope results in" in capsys.readouterr().err
     assert grade.main(["--summarize", str(tmp_path / "nowhere")]) == 2
 
 

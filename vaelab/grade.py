@@ -470,8 +470,9 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--summarize",
         metavar="DIR",
-        help="what a class got wrong, from the Gradescope results.json files in DIR; "
-        "writes summary.json and summary.csv (or --json FILE and its .csv)",
+        help="what a class got wrong, from Gradescope's results in DIR: its export of the "
+        "submissions (submission_metadata.yml) or results.json files; writes summary.json "
+        "and summary.csv (or --json FILE and its .csv)",
     )
 
 
@@ -595,12 +596,17 @@ def _main_class(args) -> int:
 
 
 def _main_summarize(args) -> int:
-    outcomes, learners, skipped = class_summaries.outcomes_from_gradescope(args.summarize)
+    try:
+        outcomes, learners, skipped = class_summaries.outcomes_from_gradescope(args.summarize)
+    except RuntimeError as e:  # PyYAML missing
+        print(f"vaelab grade: {e}", file=sys.stderr)
+        return 2
     for note in skipped:
         print(f"vaelab grade: skipped {note}", file=sys.stderr)
     if not learners:
         print(
-            f"vaelab grade: no Gradescope results (results.json files) in {args.summarize}",
+            f"vaelab grade: no Gradescope results in {args.summarize} (looked for "
+            "submission_metadata.yml and results.json files)",
             file=sys.stderr,
         )
         return 2

@@ -90,53 +90,118 @@ def _results_files(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _yaml_loader():
+    """PyYAML's safe loader that also reads the tags of Ruby objects (``!ruby/...``) as plain
+    values, as Gradescope's exports may hold them."""
+    try:
+        import yaml
+    except ImportError:
+        raise RuntimeError(
+            "reading Gradescope's submission_metadata.yml needs PyYAML: pip install pyyaml"
+        ) from None
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def plain(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_mapping(node, deep=True)
+
+    Loader.add_multi_constructor("!", plain)
+    return yaml, Loader
+
+
+def _from_metadata(path: Path) -> list[tuple[str, object]]:
+    """(learner, results) for every submission in Gradescope's ``submission_metadata.yml``
+    (the export of an assignment's submissions): its ``:results:`` are the results.json
+    its autograder wrote; the learner is named by its submitters, else by its folder."""
+    yaml, loader = _yaml_loader()
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    found = []
+    for folder, submission in (data or {}).items():
+        if not isinstance(submission, dict):
+            continue
+        submitters = submission.get(":submitters") or []
+        names = [
+            str(s.get(":name") or s.get(":sid") or s.get(":email") or "")
+            for s in submitters
+            if isinstance(s, dict)
+        ]
+        learner = ", ".join(n for n in names if n) or str(folder)
+        found.append((learner, submission.get(":results")))
+    return found
+
+
+def _test_outcomes(learner: str, tests: list) -> list[dict]:
+    outcomes = []
+    for i, test in enumerate(t for t in tests if isinstance(t, dict)):
+        name = str(test.get("name", f"test {i + 1}"))
+        exercise, _, check = name.partition(" ")
+        if not check:
+            exercise, check = "", name
+        score, max_score = test.get("score"), test.get("max_score")
+        failed = test.get("status") == "failed" or (
+            score is not None and max_score is not None and float(score) < float(max_score)
+        )
+        feedback = str(test.get("output", ""))
+        outcomes.append(
+            {
+                "learner": learner,
+                "exercise": exercise,
+                "number": str(test.get("number", i + 1)),
+                "check": check,
+                "max_points": float(max_score or 0.0),
+                "state": _state(not failed, feedback),
+                "feedback": feedback,
+            }
+        )
+    return outcomes
+
+
 def outcomes_from_gradescope(folder: str | os.PathLike) -> tuple[list[dict], list[str], list[str]]:
-    """Outcomes from the Gradescope results.json files in ``folder`` (see ``_results_files``).
+    """Outcomes from Gradescope's results in ``folder``: the ``submission_metadata.yml`` of
+    its export of the submissions (the results of all of them), and results.json files
+    (one per learner; see ``_results_files``).
 
     A test named like "ex04 kl_divergence: ..." is exercise ex04's check "kl_divergence:
     ..."; it failed if its status says so or it scored less than its max_score.
 
     Returns:
-        (outcomes, learners, skipped): skipped names the JSON files that are not
-        Gradescope results, and why.
+        (outcomes, learners, skipped): skipped names the files or submissions that hold
+        no Gradescope results, and why.
     """
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    outcomes, learners, skipped = [], [], []
+    found: list[tuple[str, object]] = []
+    skipped = []
+    for path in sorted(root.rglob("submission_metadata.yml")):
+        for learner, results in _from_metadata(path):
+            if isinstance(results, dict):
+                found.append((learner, results))
+            else:
+                skipped.append(f"{learner} in {path}: no autograder results")
     for learner, path in _results_files(root):
         try:
             results = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             skipped.append(f"{path}: not readable as JSON ({type(e).__name__})")
             continue
-        tests = results.get("tests") if isinstance(results, dict) else None
+        if isinstance(results, dict) and isinstance(results.get("tests"), list):
+            found.append((learner, results))
+        elif path.name == "results.json":
+            skipped.append(f"{path}: no list of tests in it")
+    outcomes, learners = [], []
+    for learner, results in found:
+        tests = results.get("tests")
         if not isinstance(tests, list):
-            if path.name == "results.json":
-                skipped.append(f"{path}: no list of tests in it")
+            skipped.append(f"{learner}: results without a list of tests")
             continue
         learners.append(learner)
-        for i, test in enumerate(tests, 1):
-            name = str(test.get("name", f"test {i}"))
-            exercise, _, check = name.partition(" ")
-            if not check:
-                exercise, check = "", name
-            score, max_score = test.get("score"), test.get("max_score")
-            failed = test.get("status") == "failed" or (
-                score is not None and max_score is not None and score < max_score
-            )
-            feedback = str(test.get("output", ""))
-            outcomes.append(
-                {
-                    "learner": learner,
-                    "exercise": exercise,
-                    "number": str(test.get("number", i)),
-                    "check": check,
-                    "max_points": float(max_score or 0.0),
-                    "state": _state(not failed, feedback),
-                    "feedback": feedback,
-                }
-            )
+        outcomes += _test_outcomes(learner, tests)
     return outcomes, learners, skipped
 
 
