@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -453,3 +454,16 @@ def test_run_autograder_writes_the_fallback_when_the_grader_cannot_start(tmp_pat
     assert [t["name"] for t in results["tests"]] == _plan_names("ex07")
     assert results["score"] == 0
     assert all("the autograder failed" in t["output"] for t in results["tests"])
+
+
+def test_the_gradescope_commands_in_the_exercises_readme_parse():
+    readme = (REPO / "exercises" / "README.md").read_text()
+    section = readme[readme.index("## On Gradescope") :]
+    commands = re.findall(r"^\s*\.venv/bin/vaelab (.*)$", section, flags=re.M)
+    assert [c.split()[0] for c in commands] == ["autograder", "grade", "grade"]
+    for command in commands:
+        argv = command.split("#")[0].split()
+        if argv[0] == "grade":
+            grade._parser().parse_args(argv[1:])  # exits on an unknown option
+        else:
+            cli.build_parser().parse_args(argv)

@@ -361,9 +361,10 @@ exercise without its file scores 0, and its tests say which file was expected.
 ## Afterwards
 
 Learners see each check's feedback as the output of its test. To see what the class as
-a whole got wrong, save the submissions' results.json files in one folder (any layout)
-and run `vaelab grade --summarize FOLDER`: for each check, how many failed it and the
-most common feedback among them.
+a whole got wrong, export the submissions (the assignment's Review Grades page), unzip
+the export and run `vaelab grade --summarize FOLDER` on it: from its
+`submission_metadata.yml` (or from results.json files), for each check, how many failed
+it and the most common feedback among them.
 """
 
 
