@@ -30,6 +30,7 @@ __all__ = [
     "AUTOGRADER_ROOT_VARIABLE",
     "TORCH_CPU_INDEX",
     "VISIBILITIES",
+    "WHEN_SHOWN",
     "build_autograder",
     "exercise_key",
     "not_submitted",
@@ -344,8 +345,8 @@ exercise without its file scores 0, and its tests say which file was expected.
    `run_autograder` must stay at the top of the zip), keep the default Ubuntu base
    image (22.04 or newer; setup.sh installs Python 3 if the image lacks it), and
    wait for the build to finish (a few minutes: it installs the CPU build of torch).
-3. Test it with "Test Autograder": upload the reference solutions (full marks) and a
-   stub file from `exercises/` (0 points, every test listed as "not implemented yet").
+3. Test it with "Test Autograder": a correct solution of yours gets full marks, and a
+   stub file from `exercises/` 0 points, every test saying "not implemented yet".
 
 ## What is in the zip
 
