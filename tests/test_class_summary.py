@@ -86,7 +86,7 @@ def test_summarize_counts_groups_by_pattern_and_sorts_by_failures():
     text = summary.format_summary(result)
     assert "ex03 values: failed by 3 of 4 (1 not started)" in text
     assert "2 x off (largest difference 1.5)" in text
-    assert "1 x another feedback" in text
+    assert "1 x another feedback" in text  # told to one learner only: not printed
     assert "ex03 grads: failed by 3 of 3 (2 as a follow-on of an earlier check)" in text
     assert "failed only as follow-ons of an earlier check: ex03 3.5 (1)" in text
     assert "the other 1 checks: no learner who attempted them failed" in text
@@ -181,6 +181,7 @@ def test_class_summary_from_the_gradebook_and_from_gradescope_results(tmp_path, 
     text = printed[printed.index("What the class got wrong") :]
     assert f"ex03 {VALUES}: failed by 5 of 6 (1 not started)" in text
     assert "3 x `logvar` is used as the standard deviation" in text
+    assert re.search(r"\n    2 x z is not right .*largest difference \d", text)  # shared: shown
 
     rows = list(csv.DictReader((tmp_path / "grades" / "summary.csv").open()))
     assert len(rows) == 6 + 7  # every check of ex03 and ex04

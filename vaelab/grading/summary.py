@@ -31,6 +31,7 @@ __all__ = [
 
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 EXAMPLE_CHARS = 110  # the example shown per check in the printed summary
+SHOWN_GROUPS = 3  # kinds of feedback printed per check: the most common, and more if shared
 FOLLOW_ON = "first make `"  # feedback of a check that needs an earlier one to pass first
 
 
@@ -269,8 +270,9 @@ def summarize(outcomes: list[dict], learners: list[str]) -> dict:
 
 def format_summary(summary: dict) -> str:
     """The summary as text: the checks some learners failed, each with its most common
-    feedback (a real example, shortened) and how many were told so; then, in one line,
-    the checks failed only as follow-ons of an earlier check."""
+    feedback (a real example, shortened) and how many were told so, the next ones too
+    when several learners share them; then, in one line, the checks failed only as
+    follow-ons of an earlier check."""
     own = [r for r in summary["checks"] if r["failed"] > r["follow_on"]]
     follow_only = [r for r in summary["checks"] if r["failed"] and r["failed"] == r["follow_on"]]
     lines = [f"What the class got wrong ({summary['learners']} learners), most failed first:"]
@@ -287,10 +289,12 @@ def format_summary(summary: dict) -> str:
         lines.append(
             f"  {r['exercise']} {r['check']}: failed by {r['failed']} of {attempted}{more}"
         )
-        top = r["feedback"][0]
-        example = textwrap.shorten(top["example"], EXAMPLE_CHARS, placeholder="...")
-        lines.append(f"    {top['count']} x {example}")
-        others = r["feedback"][1:]
+        groups = r["feedback"]
+        shown = groups[:1] + [g for g in groups[1:SHOWN_GROUPS] if g["count"] > 1]
+        for group in shown:
+            example = textwrap.shorten(group["example"], EXAMPLE_CHARS, placeholder="...")
+            lines.append(f"    {group['count']} x {example}")
+        others = groups[len(shown) :]
         if others:
             rest = sum(g["count"] for g in others)
             kinds = "another feedback" if len(others) == 1 else f"{len(others)} other feedbacks"
