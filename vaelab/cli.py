@@ -313,7 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
     p.add_argument("--out", default="autograder.zip", help="the zip to write")
     p.add_argument(
-        "--exercises", default="all", help="the exercises to grade, e.g. ex03,ex04 (default all)"
+        "--exercises",
+        default="all",
+        metavar="LIST",
+        help="the exercises to grade, e.g. ex03,ex04 (default all)",
     )
     p.add_argument(
         "--visibility",
@@ -321,11 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="visible",
         help="when learners see the tests (default visible)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per exercise")
     p.add_argument(
-        "--memory", type=_non_negative_float, default=4.0, help="GiB per exercise, 0: no limit"
+        "--memory",
+        type=_non_negative_float,
+        default=4.0,
+        metavar="GB",
+        help="GiB per exercise, 0: no limit",
     )
-    p.add_argument("--jobs", type=_positive_int, default=1, help="exercises graded at once")
+    p.add_argument(
+        "--jobs", type=_positive_int, default=1, metavar="N", help="exercises graded at once"
+    )
     p.set_defaults(func=cmd_autograder)
     return parser
 
