@@ -1,4 +1,4 @@
-"""The ``vaelab`` command: train, sample, evaluate, info, grade.
+"""The ``vaelab`` command: train, sample, evaluate, info, grade, autograder.
 
 Errors a user can fix (bad arguments, unreadable checkpoints) print one line and exit
 with status 2, without a traceback.
@@ -348,6 +348,39 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_autograder(args) -> int:
+    from vaelab.grading import gradescope
+
+    try:
+        out = gradescope.build_autograder(
+            args.out,
+            exercises=args.exercises,
+            visibility=args.visibility,
+            timeout=args.timeout,
+            memory_gb=args.memory,
+            jobs=args.jobs,
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    import zipfile
+
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        fallback = json.loads(archive.read("fallback_results.json"))
+    top = [name for name in names if "/" not in name]
+    exercises = sorted({test["name"].split()[0] for test in fallback["tests"]})
+    print(
+        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {', '.join(top)} and "
+        f"vaelab/ ({len(names) - len(top)} files)"
+    )
+    print(
+        f"grades {', '.join(exercises)}: {len(fallback['tests'])} tests, "
+        f"{fallback['extra_data']['max_score']:g} points, visibility {args.visibility}"
+    )
+    print("upload it on the assignment's Configure Autograder page; the README in it says how")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaelab", description="Train, sample, evaluate and grade VAEs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -405,6 +438,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     sub.add_parser("grade", help="grade exercises (see `vaelab grade --help`)", add_help=False)
+
+    p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
+    p.add_argument("--out", default="autograder.zip", help="the zip to write")
+    p.add_argument(
+        "--exercises",
+        default="all",
+        metavar="LIST",
+        help="the exercises to grade, e.g. ex03,ex04 (default all)",
+    )
+    p.add_argument(
+        "--visibility",
+        choices=["visible", "hidden", "after_due_date", "after_published"],
+        default="visible",
+        help="when learners see the tests (default visible)",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per exercise")
+    p.add_argument(
+        "--memory",
+        type=_non_negative_float,
+        default=4.0,
+        metavar="GB",
+        help="GiB per exercise, 0: no limit",
+    )
+    p.add_argument(
+        "--jobs", type=_positive_int, default=1, metavar="N", help="exercises graded at once"
+    )
+    p.set_defaults(func=cmd_autograder)
     return parser
 
 

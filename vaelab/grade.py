@@ -3,19 +3,24 @@
 Three ways in:
 
 - ``vaelab grade [PATH ...] [--json FILE] [--class DIR] [--timeout S] [--memory GB]`` from
-  a terminal (``main`` takes the arguments after the word "grade");
+  a terminal (``main`` takes the arguments after the word "grade"); ``--gradescope FILE``
+  also writes Gradescope's results.json, ``--summarize DIR`` tells what a class graded
+  on Gradescope got wrong;
 - ``vaelab.grade.check("ex03")`` in a notebook: grades ``exercises/ex03_*.py`` and shows
   the table inline;
-- ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict.
+- ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict;
+  ``grade_submission(folder, exercises=...)`` for one learner's folder, searched through
+  (what Gradescope's ``run_autograder`` uses), ``grade_class(folder)`` for a class.
 
 Each exercise file is imported in a process of its own, with a time limit and, on Linux,
 a memory limit, that only calls its functions on the grader's inputs and sends back what
 came out (``vaelab.grading.sandbox``, ``vaelab.grading.child``); the checks of exercise NN
 (``vaelab.grading.exNN``) compare that with vaelab's reference in a grader worker
-(``vaelab.grading.jobs``), a process the learner's code never runs in, and
-``vaelab.grading.report`` formats the results. Importing this module imports no torch.
-The inputs are drawn from a seed, fresh for each run unless given. The report has the
-shape::
+(``vaelab.grading.jobs``), a process the learner's code never runs in.
+``vaelab.grading.report`` formats the results, ``vaelab.grading.gradescope`` writes them
+for Gradescope and ``vaelab.grading.summary`` sums up a class. Importing this module
+imports no torch. The inputs are drawn from a seed, fresh for each run unless given. The
+report has the shape::
 
     {"points": P, "max_points": M, "seed": S, "timeout": T, "exercises": [{"exercise":
      "ex03_reparameterize", "points": p, "max_points": m, "error": None, "seed": S,
@@ -30,10 +35,19 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vaelab.grading import EXERCISES, new_seed
+from vaelab.grading import summary as class_summaries
+from vaelab.grading.gradescope import (
+    VISIBILITIES,
+    not_submitted,
+    parse_exercises,
+    results_json,
+    write_results,
+)
 from vaelab.grading.report import (
     NOT_STARTED,
     GradeReport,
@@ -48,10 +62,12 @@ __all__ = [
     "EXERCISES",
     "NOT_STARTED",
     "check",
+    "class_summary",
     "format_gradebook",
     "format_table",
     "grade_class",
     "grade_paths",
+    "grade_submission",
     "html_table",
     "main",
     "untouched",
@@ -236,6 +252,100 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+# ---------------------------------------------------------------- one learner's submission
+
+SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", "node_modules"}
+
+
+def _python_files(root: Path) -> list[Path]:
+    """Every .py file under ``root``, in any subfolder except hidden and system ones."""
+    files = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(
+            d for d in subfolders if not d.startswith(".") and d not in SKIPPED_FOLDERS
+        )
+        files += [Path(folder, n) for n in sorted(names) if n.endswith(".py")]
+    return files
+
+
+def _search(root: Path, keys: list[str]) -> tuple[dict[str, Path | None], list[str]]:
+    """Each exercise's file anywhere under ``root`` (the least deep one, then by name), or
+    None; and a note for every exercise with more than one file."""
+    candidates: dict[str, list[Path]] = {key: [] for key in keys}
+    for path in _python_files(root):
+        match = EXERCISE_FILE.match(path.name)
+        if match and match.group(1) in candidates:
+            candidates[match.group(1)].append(path)
+    found, notes = {}, []
+    for key, paths in candidates.items():
+        paths.sort(key=lambda p: (len(p.relative_to(root).parts), p.relative_to(root).as_posix()))
+        found[key] = paths[0] if paths else None
+        if len(paths) > 1:
+            names = [p.relative_to(root).as_posix() for p in paths]
+            notes.append(
+                f"{len(paths)} files for {key}: graded {names[0]}, not {', '.join(names[1:])}"
+            )
+    return found, notes
+
+
+def _no_file_message(key: str, root: Path) -> str:
+    others = [
+        p.relative_to(root).as_posix()
+        for p in _python_files(root)
+        if not EXERCISE_FILE.match(p.name)
+    ]
+    found = f"; other Python files in it: {', '.join(others[:6])}" if others else ""
+    return (
+        f"no file named {key}_*.py in the submission (all its folders searched): submit "
+        f"your work as {EXERCISES[key]}.py{found}"
+    )
+
+
+def grade_submission(
+    folder: str | os.PathLike,
+    *,
+    exercises: Sequence[str] | str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = DEFAULT_PARALLEL,
+    memory_gb: float | None = DEFAULT_MEMORY_GB,
+    seed: int | None = None,
+) -> GradeReport:
+    """Grade one learner's submission: the exercise files anywhere in ``folder``.
+
+    Args:
+        folder: the submission (Gradescope's ``/autograder/submission``, say); every
+            subfolder is searched.
+        exercises: the exercises to grade ("ex03,ex04" or ["ex03", "ex04"]); default
+            those with a file. One without a file lists its checks at 0 points, saying
+            which file was expected. With two files for one exercise, the least deep is
+            graded, and ``report["notes"]`` says so.
+        timeout, parallel, memory_gb, seed: as for ``grade_paths``.
+
+    Returns:
+        The report, as ``grade_paths`` gives it, plus ``"notes"``.
+    """
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    keys = parse_exercises(exercises) if exercises is not None else None
+    found, notes = _search(root, keys or list(EXERCISES))
+    if keys is None:
+        found = {key: path for key, path in found.items() if path}
+    present = [key for key, path in found.items() if path]
+    report = grade_paths(
+        [found[key] for key in present],
+        timeout=timeout,
+        parallel=parallel,
+        memory_gb=memory_gb,
+        seed=seed,
+    )
+    graded = dict(zip(present, report["exercises"], strict=True))
+    entries = [graded.get(key) or not_submitted(key, _no_file_message(key, root)) for key in found]
+    report.update(_summed(entries))
+    report["notes"] = notes
+    return report
+
+
 # ---------------------------------------------------------------- a class of learners
 
 
@@ -308,6 +418,22 @@ def _missing(name: str, example: dict | None) -> dict:
     return entry
 
 
+def class_summary(book: dict) -> dict:
+    """What the class got wrong: per check, how many learners failed it and the most
+    common feedback among them (numbers masked to group it), most failed first.
+
+    Args:
+        book: the gradebook ``grade_class`` returns.
+
+    Returns:
+        ``{"learners", "checks": [{"exercise", "number", "check", "max_points", "passed",
+        "failed", "not_started", "feedback": [{"count", "pattern", "example",
+        "learners"}]}]}`` (see ``vaelab.grading.summary``).
+    """
+    outcomes = class_summaries.outcomes_from_gradebook(book)
+    return class_summaries.summarize(outcomes, [lr["learner"] for lr in book["learners"]])
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -359,7 +485,35 @@ def _parser() -> argparse.ArgumentParser:
         help="draw the checks' inputs from seed N, to grade with the same inputs as an "
         "earlier run (default: a fresh seed, printed and saved in the report)",
     )
+    _gradescope_options(parser)
     return parser
+
+
+def _gradescope_options(parser: argparse.ArgumentParser) -> None:
+    """The options for one learner's submission, Gradescope and class summaries."""
+    parser.add_argument(
+        "--exercises",
+        metavar="LIST",
+        help="grade these exercises (ex03,ex04) of the one submission folder given, finding "
+        "their files in any subfolder; one without a file scores 0 and says which was expected",
+    )
+    parser.add_argument(
+        "--gradescope",
+        metavar="FILE",
+        help="also write the results in Gradescope's results.json format to FILE",
+    )
+    parser.add_argument(
+        "--visibility",
+        choices=VISIBILITIES,
+        help="with --gradescope: when learners see the tests (default visible)",
+    )
+    parser.add_argument(
+        "--summarize",
+        metavar="DIR",
+        help="what a class got wrong, from Gradescope's results in DIR: its export of the "
+        "submissions (submission_metadata.yml) or results.json files; writes summary.json "
+        "and summary.csv (or --json FILE and its .csv)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -375,11 +529,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.memory >= 0:  # also refuses nan
         print("vaelab grade: --memory must be 0 (no limit) or a number of GiB", file=sys.stderr)
         return 2
+    usage = _usage_problem(args)
+    if usage:
+        print(f"vaelab grade: {usage}", file=sys.stderr)
+        return 2
     try:
+        if args.summarize:
+            return _main_summarize(args)
         if args.class_dir:
-            if args.paths:
-                print("vaelab grade: give either PATHs or --class DIR, not both", file=sys.stderr)
-                return 2
             return _main_class(args)
         paths = args.paths or _default_paths()
         if not paths:
@@ -390,13 +547,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        report = grade_paths(
-            paths,
-            timeout=args.timeout,
-            parallel=args.jobs,
-            memory_gb=args.memory,
-            seed=args.seed,
-        )
+        start = time.monotonic()
+        options = {
+            "timeout": args.timeout,
+            "parallel": args.jobs,
+            "memory_gb": args.memory,
+            "seed": args.seed,
+        }
+        if args.exercises:
+            report = grade_submission(paths[0], exercises=args.exercises, **options)
+        else:
+            report = grade_paths(paths, **options)
+        seconds = time.monotonic() - start
     except FileNotFoundError as e:
         print(f"vaelab grade: {e}", file=sys.stderr)
         return 2
@@ -409,7 +571,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
         print(f"report written to {args.json}")
+    if args.gradescope:
+        results = results_json(
+            report, visibility=args.visibility or "visible", execution_time=seconds
+        )
+        write_results(results, args.gradescope)
+        print(f"Gradescope results written to {args.gradescope}")
     return 0
+
+
+def _usage_problem(args) -> str | None:
+    """What is wrong with this combination of options, in words; None if nothing."""
+    if args.class_dir and args.paths:
+        return "give either PATHs or --class DIR, not both"
+    if args.summarize and (args.paths or args.class_dir):
+        return "--summarize DIR reads Gradescope results; give no PATHs or --class with it"
+    if args.visibility and not args.gradescope:
+        return "--visibility sets the tests' visibility in --gradescope FILE; give that too"
+    if args.gradescope and (args.class_dir or args.summarize):
+        return "--gradescope writes one submission's results; not with --class or --summarize"
+    if args.exercises:
+        if args.class_dir or args.summarize:
+            return "--exercises grades one submission folder; not with --class or --summarize"
+        if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
+            return "--exercises needs the one submission folder to search, e.g. PATH=submission/"
+        try:
+            parse_exercises(args.exercises)
+        except ValueError as e:
+            return f"--exercises: {e}"
+    return None
 
 
 def _default_paths() -> list[str]:
@@ -421,6 +611,17 @@ def _default_paths() -> list[str]:
 
 
 def _main_class(args) -> int:
+    json_path = Path(args.json) if args.json else Path("gradebook.json")
+    csv_path = json_path.with_suffix(".csv")
+    summary_json = json_path.with_name("summary.json")
+    summary_csv = json_path.with_name("summary.csv")
+    if summary_json in (json_path, csv_path):
+        print(
+            f"vaelab grade: {summary_json} is where the class summary goes; give the "
+            "gradebook another name with --json",
+            file=sys.stderr,
+        )
+        return 2
     book = grade_class(
         args.class_dir,
         timeout=args.timeout,
@@ -431,13 +632,43 @@ def _main_class(args) -> int:
     if not book["learners"]:
         print(f"vaelab grade: no learner folders in {args.class_dir}", file=sys.stderr)
         return 2
-    json_path = Path(args.json) if args.json else Path("gradebook.json")
-    csv_path = json_path.with_suffix(".csv")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     write_gradebook(book, json_path, csv_path)
+    summary = class_summary(book)
+    class_summaries.write_summary(summary, summary_json, summary_csv)
     print(format_gradebook(book))
+    print()
+    print(class_summaries.format_summary(summary))
+    print()
     print(f"(inputs drawn from seed {book['seed']}; --seed {book['seed']} repeats them)")
     print(f"gradebook written to {json_path} and {csv_path}")
+    print(f"summary written to {summary_json} and {summary_csv}")
+    return 0
+
+
+def _main_summarize(args) -> int:
+    try:
+        outcomes, learners, skipped = class_summaries.outcomes_from_gradescope(args.summarize)
+    except RuntimeError as e:  # PyYAML missing
+        print(f"vaelab grade: {e}", file=sys.stderr)
+        return 2
+    for note in skipped:
+        print(f"vaelab grade: skipped {note}", file=sys.stderr)
+    if not learners:
+        print(
+            f"vaelab grade: no Gradescope results in {args.summarize} (looked for "
+            "submission_metadata.yml and results.json files)",
+            file=sys.stderr,
+        )
+        return 2
+    summary = class_summaries.summarize(outcomes, learners)
+    json_path = Path(args.json) if args.json else Path("summary.json")
+    csv_path = json_path.with_suffix(".csv")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    class_summaries.write_summary(summary, json_path, csv_path)
+    print(class_summaries.format_summary(summary))
+    print()
+    print(f"summary written to {json_path} and {csv_path}")
     return 0
 
 

@@ -45,6 +45,7 @@ FEEDBACK_WIDTH = 60
 
 
 NOT_STARTED = "not started (functions still raise NotImplementedError)"
+MISSING = "not submitted"  # how the checks of an exercise without a file start their feedback
 
 
 def untouched(entry: dict) -> bool:
@@ -83,8 +84,11 @@ def _exercise_table(ex: dict, show_output: bool) -> list[str]:
             points = f"{_num(c['points'])} / {_num(c['max_points'])}"
             mark = "ok" if c["passed"] else "x "
             text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
-            if ex.get("error") and text == f"not graded: {ex['error']}":
-                text = "not graded (see above)"
+            if ex.get("error") and text in (
+                f"not graded: {ex['error']}",
+                f"{MISSING}: {ex['error']}",
+            ):
+                text = f"{text.split(':')[0]} (see above)"
             feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
             lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
             lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
