@@ -92,6 +92,17 @@ def latent_score(model, x):
 def anomaly_score(model, x, beta=1.0):
     return anomaly.anomaly_score(model, x, beta=beta)
 """,
+    "ex10": """
+from vaelab import models, priors
+
+
+def causal_mask(kernel_size, mask_type):
+    return models.causal_mask(kernel_size, mask_type)
+
+
+def log_mixture_prior(z, means, logvars, logits):
+    return priors.log_mixture_density(z, means, logvars, logits)
+""",
 }
 
 NAMES = {
@@ -103,6 +114,7 @@ NAMES = {
     "ex06": "ex06_posterior_collapse",
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
+    "ex10": "ex10_decoders_and_priors",
 }
 
 
