@@ -40,7 +40,7 @@ QUESTIONS = [
             "centre, the pixels left of it, and the centre)?"
         ),
         "compute": lambda: float(models.causal_mask(KERNEL_SIZE, "B").sum()),
-        "tolerance": 0.5,
+        "tolerance": 0.4,
         "unit": "",
         "explanation": (
             "Two full rows above the centre (10), the two pixels left of the centre (2) and the "
