@@ -109,12 +109,12 @@ QUESTIONS = [
             "The KL between a Gaussian and a mixture of Gaussians has no closed form; the "
             "lesson estimates it by Monte Carlo (losses.elbo(..., prior=model.prior)).",
             "Right: the prior is part of the model. In the lesson, scoring the mixture-prior VAE "
-            "against N(0, I) instead gave a worse log-likelihood and less convincing samples.",
+            "against N(0, I) instead reported a worse log-likelihood than the model has.",
             "The encoder was pushed towards the learned prior, not towards N(0, I): sampling "
             "from N(0, I) lands in the holes the learned prior avoids.",
-            "Nothing forces a loss: in the lesson's run the learned priors scored at least as "
-            "well as N(0, I) (the 'vs N(0, I)' column), with lower KL and fewer draws in holes, "
-            "and Tomczak and Welling (2018) report gains with the VampPrior.",
+            "The other way round in the lesson: both learned priors reached a higher test "
+            "log-likelihood than N(0, I) (the 'vs N(0, I)' column), with lower KL and fewer "
+            "draws in holes; Tomczak and Welling (2018) report gains with the VampPrior too.",
         ],
     },
 ]
