@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from grading.hostile import HOSTILE
 from grading.mutants import MUTANTS
-from grading.solutions import NAMES, SOLUTIONS, source
+from grading.solutions import NAMES, source
 
 from vaelab import grade
 from vaelab.grading import runner as core
@@ -27,6 +27,12 @@ from vaelab.grading import runner as core
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 TIMEOUT = 5.0
+# ex10's checks are still to be written on the grader package (issue 14). Until they are,
+# its stub, reference solution and known mistakes are tested in tests/test_ex10.py and left
+# out here; once grade.EXERCISES has ex10, these filters change nothing.
+AWAITING_CHECKS = {"ex10"} - set(grade.EXERCISES)
+GRADED = {e: n for e, n in NAMES.items() if e not in AWAITING_CHECKS}
+GRADED_MUTANTS = [m for m in MUTANTS if m[0] not in AWAITING_CHECKS]
 
 
 def _module(text: str) -> types.ModuleType:
@@ -40,7 +46,7 @@ def _grade_in_process(exercise: str, text: str) -> list[dict]:
     return [core.run_check(item, module) for item in core.checks_for(exercise)]
 
 
-def _write_solutions(folder: Path, exercises=SOLUTIONS) -> Path:
+def _write_solutions(folder: Path, exercises=tuple(GRADED)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for exercise in exercises:
         (folder / f"{NAMES[exercise]}.py").write_text(source(exercise))
@@ -51,14 +57,14 @@ def _write_solutions(folder: Path, exercises=SOLUTIONS) -> Path:
 
 
 def test_every_exercise_has_a_stub_and_ten_points():
-    assert set(grade.EXERCISES) == set(NAMES)
+    assert set(grade.EXERCISES) == set(GRADED)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
         assert sum(c.points for c in core.checks_for(exercise)) == pytest.approx(10)
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
-@pytest.mark.parametrize("exercise", sorted(NAMES))
+@pytest.mark.parametrize("exercise", sorted(GRADED))
 def test_stub_scores_zero_and_reference_scores_full_in_process(exercise):
     stub = (EXERCISES / f"{NAMES[exercise]}.py").read_text()
     assert "NotImplementedError" in stub
@@ -85,7 +91,9 @@ def test_grade_commands_work_without_an_activated_venv():
 
 
 @pytest.mark.parametrize(
-    "exercise, mutant, feedback", [(e, s, f) for e, _, s, f in MUTANTS], ids=[m[1] for m in MUTANTS]
+    "exercise, mutant, feedback",
+    [(e, s, f) for e, _, s, f in GRADED_MUTANTS],
+    ids=[m[1] for m in GRADED_MUTANTS],
 )
 def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, feedback):
     results = _grade_in_process(exercise, source(exercise) + "\n\n" + mutant)
@@ -172,24 +180,26 @@ def test_feedback_never_shows_expected_arrays():
 
 def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
     start = time.monotonic()
-    stubs = grade.grade_paths([EXERCISES], timeout=30)
-    assert [e["exercise"] for e in stubs["exercises"]] == sorted(NAMES.values())
-    assert stubs["points"] == 0 and stubs["max_points"] == 80
+    paths = [EXERCISES] if not AWAITING_CHECKS else [EXERCISES / f"{n}.py" for n in GRADED.values()]
+    stubs = grade.grade_paths(paths, timeout=30)
+    assert [e["exercise"] for e in stubs["exercises"]] == sorted(GRADED.values())
+    total = 10 * len(GRADED)
+    assert stubs["points"] == 0 and stubs["max_points"] == total
     assert all(e["error"] is None for e in stubs["exercises"])
 
     refs = grade.grade_paths([_write_solutions(tmp_path / "refs")], timeout=30)
-    assert refs["points"] == refs["max_points"] == 80, grade.format_table(refs)
-    assert "Total: 80 / 80 points" in grade.format_table(refs)
+    assert refs["points"] == refs["max_points"] == total, grade.format_table(refs)
+    assert f"Total: {total} / {total} points" in grade.format_table(refs)
 
     # untouched stubs: one summary line each in the table, every check in the report
     text = grade.format_table(stubs)
-    assert len(text.splitlines()) == 1 + 8 + 1 + 1, text  # "Summary:", 8 lines, blank, total
+    assert len(text.splitlines()) == 1 + len(GRADED) + 1 + 1, text  # "Summary:", one per file
     assert "not implemented yet" not in text and "check" not in text
     for entry in stubs["exercises"]:
         assert f"{entry['exercise']}  " in text
         assert len(entry["checks"]) == len(core.checks_for(entry["exercise"][:4]))
         assert all("not implemented yet" in c["feedback"] for c in entry["checks"])
-    assert text.count(grade.NOT_STARTED) == 8
+    assert text.count(grade.NOT_STARTED) == len(GRADED)
     one = {**stubs, "exercises": stubs["exercises"][2:3], "points": 0, "max_points": 10}
     assert grade.format_table(one).splitlines() == [
         f"ex03_reparameterize: 0 / 10 points - {grade.NOT_STARTED}",
@@ -642,13 +652,13 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
     from grading.mutants import SCORES
 
-    assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
-    for exercise, name, text, feedback in MUTANTS:
+    assert set(SCORES) == {name for _, name, _, _ in GRADED_MUTANTS}
+    for exercise, name, text, feedback in GRADED_MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
         results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
         assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
         assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
-    for exercise in NAMES:
+    for exercise in GRADED:
         module = _module(source(exercise))
         results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
         assert all(r["passed"] for r in results), (exercise, results)
@@ -684,7 +694,7 @@ def test_every_protected_reference_exists_and_is_switched_off():
     out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     counts = [int(n) for n in out.stdout.split()]
-    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
+    assert counts == [len(core.protected_for(e)) for e in sorted(GRADED)]
     assert min(counts) >= 1
 
 

@@ -472,6 +472,166 @@ MUTANTS = [
         "    return (-0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1)).detach()\n",
         "the score is its negative",
     ),
+    # ---- ex10 causal_mask (lesson 10). The grader's checks for ex10 are still to be written
+    # (issue 14); each entry's last item is the feedback its check should give.
+    (
+        # Type A keeps the centre: the first layer sees the very pixel it predicts.
+        "ex10",
+        "mask-a-includes-centre",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, : centre + 1] = 1\n"
+        "    return mask\n",
+        "type A must exclude the centre: the first layer's output at a pixel would see that "
+        "pixel itself and learn to copy it",
+    ),
+    (
+        # Only the centre row is masked; the rows below the centre stay open.
+        "ex10",
+        "rows-below-open",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.ones(kernel_size, kernel_size)\n"
+        "    mask[centre, centre + 1 :] = 0\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 0\n"
+        "    return mask\n",
+        "the rows below the centre are open: they come later in raster order and must be 0",
+    ),
+    (
+        # The rows below are closed, but the centre row is left open right of the centre.
+        "ex10",
+        "right-of-centre-open",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[: centre + 1] = 1\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 0\n"
+        "    return mask\n",
+        "the pixels right of the centre in its row are open: they come later in raster order",
+    ),
+    (
+        # Column-major order: the mask is the transpose of the right one.
+        "ex10",
+        "column-order",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:, :centre] = 1\n"
+        "    mask[:centre, centre] = 1\n"
+        "    if mask_type == 'B':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "the mask follows columns, not rows: raster order goes row by row, left to right "
+        "within a row",
+    ),
+    (
+        # A and B swapped: type B drops the centre (and type A keeps it).
+        "ex10",
+        "types-swapped",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, :centre] = 1\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "type B must include the centre: a later layer's input at a pixel depends only on "
+        "earlier pixels already",
+    ),
+    (
+        # A boolean mask: multiplying float weights by it works, but the contract is floats.
+        "ex10",
+        "bool-mask",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    return models.causal_mask(kernel_size, mask_type).bool()\n",
+        "the mask must be a float tensor of 0s and 1s",
+    ),
+    (
+        # No check of the arguments: an even kernel (no centre) gives a silently wrong mask.
+        "ex10",
+        "even-kernel-accepted",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, :centre] = 1\n"
+        "    if mask_type == 'B':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "an even kernel_size has no centre pixel: raise a ValueError",
+    ),
+    # ---- ex10 log_mixture_prior
+    (
+        # log(sum(exp(...))) written out: every exp underflows to 0 far from the components.
+        "ex10",
+        "naive-log-sum-exp",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_w = torch.log_softmax(logits, dim=0)\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.log(torch.exp(log_w + log_n).sum(dim=1))\n",
+        "codes far from every component give -inf: the exponentials underflow to 0; combine "
+        "the components with torch.logsumexp",
+    ),
+    (
+        # The logits used as log-weights: the weights do not sum to 1.
+        "ex10",
+        "weights-not-normalised",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.logsumexp(logits + log_n, dim=1)\n",
+        "the mixture weights are not normalised: use log_softmax(logits), so that adding a "
+        "constant to every logit leaves log p(z) unchanged",
+    ),
+    (
+        # exp(logvars) used as the standard deviation.
+        "ex10",
+        "variance-as-std",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    normal = torch.distributions.Normal(means, logvars.exp())\n"
+        "    log_n = normal.log_prob(z[:, None]).sum(-1)\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)\n",
+        "exp(logvars) is the variance, not the standard deviation: the standard deviation is "
+        "exp(logvars / 2)",
+    ),
+    (
+        # The Gaussian's normalising constant left out.
+        "ex10",
+        "missing-log-2pi",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (logvars + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)\n",
+        "the Gaussian's normalising constant is missing: each dimension adds -log(2 pi) / 2",
+    ),
+    (
+        # The weighted average of the components' log-densities instead of the log of the
+        # weighted sum of their densities.
+        "ex10",
+        "average-of-log-densities",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return (torch.softmax(logits, dim=0) * log_n).sum(dim=1)\n",
+        "a mixture's density is the weighted sum of the components' densities, not a weighted "
+        "average of their log-densities",
+    ),
+    (
+        # The log-densities not summed over the latent dimensions: (B, D) instead of (B,).
+        "ex10",
+        "no-sum-over-dimensions",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp())\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0)[:, None] + log_n, dim=1)\n",
+        "returns shape (B, D), expected (B,): sum each Gaussian's log-density over the D "
+        "dimensions",
+    ),
 ]
 
 

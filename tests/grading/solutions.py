@@ -122,6 +122,17 @@ def anomaly_score(model, x, beta=1.0):
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
         return recon + beta * kl
 """,
+    "ex10": """
+from vaelab import models, priors
+
+
+def causal_mask(kernel_size, mask_type):
+    return models.causal_mask(kernel_size, mask_type)
+
+
+def log_mixture_prior(z, means, logvars, logits):
+    return priors.log_mixture_density(z, means, logvars, logits)
+""",
 }
 
 NAMES = {
@@ -133,6 +144,7 @@ NAMES = {
     "ex06": "ex06_posterior_collapse",
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
+    "ex10": "ex10_decoders_and_priors",
 }
 
 
