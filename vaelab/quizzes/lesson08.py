@@ -79,7 +79,7 @@ QUESTIONS = [
             "the origin, where the prior is unlikely",
             "None of the three beats chance: a VAE cannot flag a digit it has never seen",
             "The negative ELBO and the reconstruction error rank the held-out digit well above "
-            "chance and come out close; the latent term alone is far weaker, near chance",
+            "chance and come out close; the latent term alone is far weaker, close to chance",
             "All three give the same AUROC, because they come from the same model",
         ],
         "correct": 2,
