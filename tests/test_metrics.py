@@ -1,6 +1,5 @@
 """vaelab.metrics against scikit-image and scikit-learn, and schedules/latent helpers."""
 
-
 import numpy as np
 import pytest
 import torch
