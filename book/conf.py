@@ -73,7 +73,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Tensor|Module|Figure|Axes|Path|PathLike|Callable|Sequence|Iterator|Any)"),
 ]
 # Returned by vaelab.grade's functions but, by that module's __all__, not part of its API.
-nitpick_ignore = [("py:class", "vaelab.grade.GradeReport")]
+nitpick_ignore = [
+    ("py:class", "vaelab.grade.GradeReport"),
+    ("py:class", "vaelab.grading.report.GradeReport"),
+]
 
 # --- HTML -----------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

@@ -590,8 +590,9 @@ def load_images(
         cache when it was read from there), files the N paths relative to ``folder``.
 
     Raises:
-        FileNotFoundError: no such folder. ValueError: no images, greyscale and colour mixed,
-        images of mixed sizes or too small; each message names the files and the fix.
+        FileNotFoundError: no such folder.
+        ValueError: no images, greyscale and colour mixed, images of mixed sizes or too
+            small; each message names the files and the fix.
     """
     if image_size is not None and (
         not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1
