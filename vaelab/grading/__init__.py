@@ -33,6 +33,7 @@ EXERCISES = {  # exercise -> the name of its file in exercises/
     "ex06": "ex06_posterior_collapse",
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
+    "ex09": "ex09_disentanglement",
 }
 # What the forkserver imports once, before it forks learner processes: the learner's side
 # and what a child imports again with the grading process's __main__ (vaelab.grade).
