@@ -2,7 +2,8 @@
 
 Fill in both functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex09_disentanglement.py`` or, in the notebook,
-``vaelab.grade.check("ex09")``.
+``vaelab.grade.check("ex09")``. Stuck? ``vaelab.grade.hint("ex09")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch

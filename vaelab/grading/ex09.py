@@ -242,7 +242,7 @@ def _mi_labels(learner: Learner, draw: Draw):
 )
 def _mi_continuous(learner: Learner, draw: Draw):
     mutual_information = learner_function(learner, "mutual_information")
-    a, b = _mi_cases(draw)[0]
+    a, b = _mi_cases(draw)[2]  # b a function of a: pairs that never occur, too
     right = close(mutual_information(a, b), reference_mi(a, b), dtype=F32)
     needs_working(right, "mutual_information")
     n = len(b)

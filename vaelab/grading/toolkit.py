@@ -394,6 +394,14 @@ EXCEPTION_HINTS = (
         " - labels may be any integers, negative ones too: map them to 0, 1, 2, ... first",
     ),
     (
+        "class values must be non-negative",
+        " - labels may be any integers, negative ones too: map them to 0, 1, 2, ... first",
+    ),
+    (
+        "one_hot is only applicable to index tensor",
+        " - labels may come as any integer dtype: map them to 0, 1, 2, ... (int64) first",
+    ),
+    (
         "could not get source code",
         " - vaelab's source is not available while your file is graded: write the formula yourself",
     ),
@@ -592,15 +600,16 @@ def expect_close(
     at = f" {case}" if case else ""
     variants = list(variants)
     if got.shape != want.shape:
+        if want.dim() and want.shape[0] == 1 and got.shape == want.squeeze().shape:
+            raise Mistake(  # a batch of one: a squeeze and a sum over the batch look alike
+                f"{what} has shape {tuple(got.shape)}{at}; expected {tuple(want.shape)}: keep "
+                "one value per example even when B is 1. A .squeeze() (or an index like [0]) "
+                "drops the batch dimension of a batch of one, and so does a sum or a mean over "
+                "the batch."
+            )
         message = matching_variant(got, variants)
         if message:
             raise Mistake(message)
-        if want.dim() and got.shape == want.squeeze().shape:
-            raise Mistake(
-                f"{what} has shape {tuple(got.shape)}{at}; expected {tuple(want.shape)}: a "
-                ".squeeze() (or an index like [0]) drops the dimensions of size 1, the batch "
-                "dimension of a batch of one too. Keep one value per example even when B is 1."
-            )
         raise Mistake(
             f"{what} has shape {tuple(got.shape)}{at}; expected {tuple(want.shape)}."
             + (f" {hint}" if hint else "")
