@@ -40,7 +40,7 @@ def _grade_in_process(exercise: str, text: str) -> list[dict]:
     return [core.run_check(item, module) for item in core.checks_for(exercise)]
 
 
-def _write_solutions(folder: Path, exercises=SOLUTIONS) -> Path:
+def _write_solutions(folder: Path, exercises=tuple(NAMES)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for exercise in exercises:
         (folder / f"{NAMES[exercise]}.py").write_text(source(exercise))
@@ -85,7 +85,9 @@ def test_grade_commands_work_without_an_activated_venv():
 
 
 @pytest.mark.parametrize(
-    "exercise, mutant, feedback", [(e, s, f) for e, _, s, f in MUTANTS], ids=[m[1] for m in MUTANTS]
+    "exercise, mutant, feedback",
+    [(e, s, f) for e, _, s, f in MUTANTS],
+    ids=[m[1] for m in MUTANTS],
 )
 def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, feedback):
     results = _grade_in_process(exercise, source(exercise) + "\n\n" + mutant)

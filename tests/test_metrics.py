@@ -124,3 +124,129 @@ def test_encode_dataset_matches_a_single_encode():
     assert torch.allclose(mu, ref_mu, atol=1e-6) and torch.allclose(logvar, ref_logvar, atol=1e-6)
     ae = models.MLPAutoencoder(latent_dim=2)
     assert latent.encode_dataset(ae, x, batch_size=7).shape == (25, 2)
+
+
+# ----------------------------------------------------------------- checkerboard, probe, LPIPS
+
+
+def test_checkerboard_energy_is_the_share_of_period_two_patterns():
+    i, j = torch.meshgrid(torch.arange(28), torch.arange(28), indexing="ij")
+    board = ((i + j) % 2).double()[None, None]  # a pure checkerboard
+    stripes = (j % 2).double()[None, None]  # columns alternating: also period 2
+    smooth = torch.exp(-((i - 14.0) ** 2 + (j - 14.0) ** 2) / 50).double()[None, None]
+    assert metrics.checkerboard_energy(board).item() == pytest.approx(1.0)
+    assert metrics.checkerboard_energy(stripes).item() == pytest.approx(1.0)
+    assert metrics.checkerboard_energy(smooth).item() < 1e-6
+    # A mix: the checkerboard's variance over the total (the parts are nearly orthogonal).
+    mixed = smooth + 0.1 * (board - 0.5)
+    expected = (0.1 * 0.5) ** 2 / (0.0025 + smooth.var(unbiased=False).item())
+    assert metrics.checkerboard_energy(mixed).item() == pytest.approx(expected, rel=1e-3)
+    # numpy's FFT as the oracle for an arbitrary image
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 1, 28, 28, generator=g, dtype=torch.float64)
+    spectrum = np.abs(np.fft.fft2(x.numpy() - x.numpy().mean(axis=(-2, -1), keepdims=True))) ** 2
+    at_nyquist = spectrum[..., 14, :].sum(-1) + spectrum[..., :, 14].sum(-1) - spectrum[..., 14, 14]
+    oracle = (at_nyquist / spectrum.sum(axis=(-2, -1))).ravel()
+    assert np.allclose(metrics.checkerboard_energy(x, reduction="none").numpy(), oracle)
+    with pytest.raises(ValueError, match="even"):
+        metrics.checkerboard_energy(torch.rand(1, 1, 27, 27))
+
+
+def _blobs(n, generator):
+    # Three classes in 6 dimensions, separated along the first two, on different scales.
+    y = torch.arange(n) % 3
+    centres = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    z = torch.randn(n, 6, generator=generator, dtype=torch.float64)
+    z[:, :2] += centres[y]
+    return z * torch.tensor([1.0, 1.0, 10.0, 0.1, 1.0, 50.0], dtype=torch.float64), y
+
+
+def test_linear_probe_matches_scikit_learn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    g = torch.Generator().manual_seed(0)
+    z_train, y_train = _blobs(600, g)
+    z_test, y_test = _blobs(300, g)
+    for c in (1.0, 0.01):
+        ours = metrics.linear_probe(z_train, y_train, z_test, y_test, c=c)
+        scaler = StandardScaler().fit(z_train.numpy())
+        oracle = LogisticRegression(C=c, max_iter=5000, tol=1e-10).fit(
+            scaler.transform(z_train.numpy()), y_train.numpy()
+        )
+        expected = oracle.score(scaler.transform(z_test.numpy()), y_test.numpy())
+        assert ours == pytest.approx(expected, abs=1 / 300), c  # at most one code differs
+    assert ours > 0.7  # the classes do separate
+
+
+def test_linear_probe_is_at_chance_on_codes_that_ignore_the_label():
+    g = torch.Generator().manual_seed(1)
+    z_train, z_test = torch.randn(500, 4, generator=g), torch.randn(2000, 4, generator=g)
+    y_train = torch.randint(0, 10, (500,), generator=g)
+    y_test = torch.randint(0, 10, (2000,), generator=g)
+    assert abs(metrics.linear_probe(z_train, y_train, z_test, y_test) - 0.1) < 0.04
+    with pytest.raises(ValueError, match="one label per code"):
+        metrics.linear_probe(z_train, y_train[:10], z_test, y_test)
+
+
+def test_lpips_plumbing_with_the_random_backbone():
+    lpips_package = pytest.importorskip("lpips")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 28, 28, generator=g)
+    x_hat = (x + 0.3 * torch.randn(4, 1, 28, 28, generator=g)).clamp(0, 1)
+    torch.manual_seed(0)  # the random backbone's weights
+    d = metrics.lpips(x, x_hat, pretrained=False, reduction="none")
+    assert d.shape == (4,) and (d > 0).all()
+    assert torch.allclose(metrics.lpips(x, x, pretrained=False, reduction="none"), torch.zeros(4))
+    assert torch.allclose(metrics.lpips(x_hat, x, pretrained=False, reduction="none"), d)
+    assert torch.allclose(metrics.lpips(x[:1], x_hat[:1], pretrained=False), d[0])
+    # The same numbers as the package itself on RGB images resized to 64 x 64 in [-1, 1].
+    net = metrics._lpips_net("alex", False)
+    assert isinstance(net, lpips_package.LPIPS)
+
+    def rgb64(images):
+        big = torch.nn.functional.interpolate(
+            images.repeat(1, 3, 1, 1), size=(64, 64), mode="bilinear"
+        )
+        return 2 * big - 1
+
+    with torch.no_grad():
+        expected = net(rgb64(x), rgb64(x_hat)).flatten()
+    assert torch.allclose(d, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="at least 32"):
+        metrics.lpips(x, x_hat, pretrained=False, size=28)
+
+
+def test_lpips_offline_raises_one_clear_error(monkeypatch, tmp_path):
+    pytest.importorskip("lpips")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights
+    monkeypatch.setattr(metrics, "_download_error", lambda url: "Name or service not known")
+    monkeypatch.setattr(metrics, "_LPIPS_NETS", {})
+    x = torch.rand(2, 1, 28, 28)
+    with pytest.raises(metrics.LPIPSUnavailable, match="ImageNet-pretrained alex weights") as err:
+        metrics.lpips(x, x)
+    message = str(err.value)
+    assert "download.pytorch.org" in message and str(tmp_path) in message
+    assert "Name or service not known" in message and "\n" not in message  # one line
+    with pytest.raises(ValueError, match="net must be one of"):
+        metrics.lpips(x, x, net="resnet")
+
+
+def test_download_error_reports_an_unreachable_address():
+    reason = metrics._download_error("http://127.0.0.1:9/alexnet.pth", timeout=2.0)
+    assert isinstance(reason, str) and reason  # nothing listens on the discard port
+
+
+def test_lpips_backbone_urls_are_torchvisions():
+    from torchvision import models as tv_models
+
+    enums = {"alex": "AlexNet_Weights", "vgg": "VGG16_Weights", "squeeze": "SqueezeNet1_1_Weights"}
+    for net, enum in enums.items():
+        assert metrics._BACKBONE_URLS[net] == getattr(tv_models, enum).IMAGENET1K_V1.url
+
+
+def test_lpips_without_the_package_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(metrics.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(metrics, "_LPIPS_NETS", {})
+    with pytest.raises(metrics.LPIPSUnavailable, match=r"pip install -e '\.\[lpips\]'"):
+        metrics.lpips(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28))

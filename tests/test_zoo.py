@@ -119,3 +119,26 @@ def test_classifier_and_score_digits(digits):
     assert blank["evenness"] == 0.0  # one class for identical images
     with pytest.raises(ValueError, match="divide by 255"):
         zoo.score_digits(digits.x * 255, model=model)
+
+
+@pytest.mark.slow
+def test_the_beta0_vae_is_trained_without_the_kl_term(monkeypatch):
+    betas = []
+    real_fit = train.fit
+
+    def recording_fit(*args, **kwargs):
+        betas.append(kwargs["beta"])
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    beta0 = zoo.get("mlp_vae_20d_beta0", progress=False, retrain=True)
+    beta1 = zoo.get("mlp_vae_20d", progress=False, retrain=True)
+    assert betas == [0.0, 1.0] and beta0.zoo_info["beta"] == 0.0
+    assert type(beta0) is models.MLPVAE and beta0.latent_dim == 20
+    (path0,) = zoo.cache_dir().glob("mlp_vae_20d_beta0-fast-*.pt")
+    (path1,) = zoo.cache_dir().glob("mlp_vae_20d-fast-*.pt")
+    assert path0.name.split("-")[-1] != path1.name.split("-")[-1]  # different keys
+    # Nothing holds the beta = 0 posteriors near the prior: they drift far from it.
+    x = data.load_mnist("test", limit=500).x
+    kl = {m: train.evaluate(m, x)["kl"] for m in (beta0, beta1)}
+    assert kl[beta0] > 2 * kl[beta1], kl

@@ -8,6 +8,7 @@ These are the reference functions that the course's exercises are graded against
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -123,20 +124,28 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
 
 
 def kl_monte_carlo(
-    z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mean"
+    z: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    *,
+    log_prior: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """One-sample Monte-Carlo KL estimate log q(z|x) - log p(z), with z drawn from q.
 
     Args:
         z: (B, D) samples from N(mu, exp(logvar)).
         mu, logvar: (B, D).
+        log_prior: the prior's log-density, (B, D) -> (B,), e.g. ``prior.log_prob`` of a
+            ``vaelab.priors`` prior; default N(0, I).
 
     Returns:
-        (B,) with reduction="none", else a scalar. Unbiased; its mean over many z
-        approaches ``kl_divergence``.
+        (B,) with reduction="none", else a scalar. Unbiased; with the default prior its mean
+        over many z approaches ``kl_divergence``.
     """
     _check_pair(mu, logvar)
-    return _reduce(log_normal(z, mu, logvar) - log_standard_normal(z), reduction)
+    log_p = log_standard_normal(z) if log_prior is None else log_prior(z)
+    return _reduce(log_normal(z, mu, logvar) - log_p, reduction)
 
 
 def bernoulli_nll(
@@ -217,6 +226,16 @@ def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
     return kl_per_dim.clamp(min=free_bits).sum(dim=-1)
 
 
+def _log_prior(prior) -> Callable[[torch.Tensor], torch.Tensor]:
+    log_prob = getattr(prior, "log_prob", None)
+    if not callable(log_prob):
+        raise ValueError(
+            f"prior must have log_prob(z) -> (B,), like the priors in vaelab.priors, got "
+            f"{type(prior).__name__}; pass prior=None for the closed-form KL against N(0, I)"
+        )
+    return log_prob
+
+
 def elbo(
     out,
     x: torch.Tensor,
@@ -224,6 +243,7 @@ def elbo(
     beta: float = 1.0,
     free_bits: float = 0.0,
     likelihood: str = "bernoulli",
+    prior=None,
 ) -> ELBOTerms:
     """The negative ELBO to minimise: recon + beta * KL, each averaged over the batch.
 
@@ -235,11 +255,24 @@ def elbo(
             is clamped below at this value in the loss (Kingma et al. 2016).
         likelihood: "bernoulli" (BCE from logits) or "gaussian" (unit variance on
             sigmoid(x_logits)).
+        prior: None for p(z) = N(0, I) and its closed-form KL; or a prior with
+            ``log_prob(z)`` (``vaelab.priors``): the KL is then the one-sample Monte-Carlo
+            estimate log q(z|x) - log p(z) at ``out.z`` (``kl_monte_carlo``), and gradients
+            reach the prior's parameters.
 
     Returns:
-        ``ELBOTerms(loss, recon, kl)``, scalars in nats per example; ``kl`` is the true KL.
+        ``ELBOTerms(loss, recon, kl)``, scalars in nats per example; ``kl`` is the true KL
+        (with a prior object: its unbiased estimate).
     """
     recon = reconstruction_nll(out.x_logits, x, likelihood=likelihood, reduction="mean")
+    if prior is not None:
+        if free_bits > 0:
+            raise ValueError(
+                "free bits clamp each latent dimension's closed-form KL against N(0, I), which "
+                "a learned prior does not have; use free_bits=0 with prior=..., or prior=None"
+            )
+        kl = kl_monte_carlo(out.z, out.mu, out.logvar, log_prior=_log_prior(prior))
+        return ELBOTerms(recon + beta * kl, recon, kl)
     per_dim = kl_per_dim(out.mu, out.logvar).mean(dim=0)  # (D,) batch mean per dimension
     kl = per_dim.sum()
     kl_in_loss = free_bits_kl(per_dim, free_bits) if free_bits > 0 else kl
@@ -259,6 +292,7 @@ def iwae_bound(
     num_samples: int = 5000,
     chunk_size: int | None = None,
     likelihood: str = "bernoulli",
+    prior=None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per example (Burda et al. 2015), in nats.
@@ -267,20 +301,25 @@ def iwae_bound(
     the ELBO; the bound tightens as k grows.
 
     Args:
-        model: a VAE with ``encode`` and ``decode``.
+        model: a VAE with ``encode`` and ``decode`` (an autoregressive decoder, with
+            ``autoregressive = True``, is called as ``decode(z, x)``).
         x: (B, C, H, W) images in [0, 1].
         num_samples: k, importance samples per image.
         chunk_size: samples decoded at once per image; bounds memory to about
-            B * chunk_size images (default keeps that near 16,384).
+            B * chunk_size images (default keeps that near 16,384, or 1,024 images for an
+            autoregressive decoder, whose feature maps are larger).
+        prior: None for N(0, I), or a prior with ``log_prob(z)`` (``vaelab.priors``).
 
     Returns:
         (B,) log-likelihood estimates.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    log_prior = log_standard_normal if prior is None else _log_prior(prior)
+    autoregressive = bool(getattr(model, "autoregressive", False))
     mu, logvar = model.encode(x)  # (B, D)
     batch, dim = mu.shape
-    chunk = chunk_size or max(1, 16384 // batch)
+    chunk = chunk_size or max(1, (1024 if autoregressive else 16384) // batch)
     total = torch.full((batch,), -math.inf, device=x.device, dtype=mu.dtype)
     done = 0
     while done < num_samples:
@@ -288,12 +327,13 @@ def iwae_bound(
         gen_device = generator.device if generator is not None else mu.device
         eps = torch.randn(k, batch, dim, generator=generator, device=gen_device).to(mu)
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
-        x_logits = model.decode(z.reshape(k * batch, dim))  # (k*B, C, H, W)
         x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * batch, *x.shape[1:])
+        z_flat = z.reshape(k * batch, dim)
+        x_logits = model.decode(z_flat, x_rep) if autoregressive else model.decode(z_flat)
         log_px_z = -reconstruction_nll(x_logits, x_rep, likelihood=likelihood, reduction="none")
         log_w = (
             log_px_z.view(k, batch)
-            + log_standard_normal(z)  # (k, B)
+            + log_prior(z)  # (k, B)
             - log_normal(z, mu, logvar)
         )
         total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))

@@ -1,17 +1,33 @@
-"""Image-quality and latent-space metrics: PSNR, SSIM, active units, ROC and AUROC.
+"""Image-quality and latent-space metrics: PSNR, SSIM, LPIPS, checkerboard energy, active
+units, a linear probe, ROC and AUROC.
 
-LPIPS, often reported beside PSNR and SSIM, needs ImageNet-pretrained weights that
-cannot be downloaded offline, so vaelab does not provide it.
+LPIPS needs the optional ``lpips`` package (``pip install -e .[lpips]``) and ImageNet-pretrained
+backbone weights that torchvision downloads on first use; offline it raises ``LPIPSUnavailable``.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
 
 from vaelab.losses import _reduce
 
-__all__ = ["active_units", "auroc", "psnr", "roc_curve", "ssim"]
+__all__ = [
+    "LPIPSUnavailable",
+    "active_units",
+    "auroc",
+    "checkerboard_energy",
+    "linear_probe",
+    "lpips",
+    "psnr",
+    "roc_curve",
+    "ssim",
+]
 
 
 def _check_images_pair(x: torch.Tensor, x_hat: torch.Tensor) -> None:
@@ -84,6 +100,142 @@ def ssim(
     return _reduce(s.flatten(1).mean(dim=1), reduction)
 
 
+class LPIPSUnavailable(RuntimeError):
+    """LPIPS cannot be computed here: no ``lpips`` package, or no pretrained backbone weights."""
+
+
+_LPIPS_NETS: dict[tuple[str, bool], torch.nn.Module] = {}
+# torchvision's ImageNet weights for each LPIPS backbone (the IMAGENET1K_V1 entries of its
+# weight enums, checked in the tests), so that the offline case needs no torchvision import.
+_BACKBONE_URLS = {
+    "alex": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "vgg": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "squeeze": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+}
+
+
+def _backbone_weights(net: str) -> tuple[str, Path]:
+    """The URL of torchvision's ImageNet weights for ``net`` and where torchvision caches them."""
+    url = _BACKBONE_URLS[net]
+    return url, Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
+def _download_error(url: str, *, timeout: float = 5.0) -> str | None:
+    """Why ``url`` cannot be reached (a short message), or None when it can."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return None
+    except OSError as err:  # URLError, timeouts and refused connections are all OSErrors
+        return str(getattr(err, "reason", err))
+
+
+def _lpips_net(net: str, pretrained: bool) -> torch.nn.Module:
+    """The ``lpips.LPIPS`` module for ``net``, built once per process."""
+    if net not in _BACKBONE_URLS:
+        raise ValueError(f"net must be one of {sorted(_BACKBONE_URLS)}, got {net!r}")
+    key = (net, pretrained)
+    if key in _LPIPS_NETS:
+        return _LPIPS_NETS[key]
+    if importlib.util.find_spec("lpips") is None:
+        raise LPIPSUnavailable(
+            "metrics.lpips needs the optional lpips package: pip install -e '.[lpips]' "
+            "(or pip install lpips); PSNR and SSIM need nothing extra"
+        )
+    if pretrained:
+        url, path = _backbone_weights(net)
+        reason = None if path.exists() else _download_error(url)
+        if reason is not None:
+            raise LPIPSUnavailable(
+                f"LPIPS needs torchvision's ImageNet-pretrained {net} weights ({path.name}), "
+                f"which are downloaded on first use, and {url} cannot be reached ({reason}). "
+                f"Run metrics.lpips once with internet access (the file is then cached in "
+                f"{path.parent}) or copy the file there; PSNR and SSIM need no weights"
+            )
+    import lpips as lpips_package  # optional: pip install -e .[lpips]
+
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated pretrained=
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips_package.LPIPS(net=net, pnet_rand=not pretrained, verbose=False)
+    model.eval().requires_grad_(False)
+    _LPIPS_NETS[key] = model
+    return model
+
+
+def lpips(
+    x: torch.Tensor,
+    x_hat: torch.Tensor,
+    *,
+    net: str = "alex",
+    size: int = 64,
+    pretrained: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """LPIPS perceptual distance per image (Zhang et al. 2018), through the ``lpips`` package.
+
+    The distance between the two images' feature maps in an ImageNet-trained network, weighted
+    by layers fitted to human judgements; 0 for identical images, lower is more alike. Grey
+    images are repeated to three channels and resized to ``size`` x ``size`` (bilinear) first:
+    AlexNet's pooling needs at least 32 pixels, and 28 x 28 digits are smaller.
+
+    Only the pretrained backbone gives meaningful values. ``pretrained=False`` builds the
+    package's randomly initialised backbone (seeded by torch's global RNG), which needs no
+    download: use it to test the plumbing offline, never to compare models.
+
+    Args:
+        x, x_hat: (B, C, H, W) images in [0, 1], C = 1 or 3.
+        net: the backbone, "alex" (the package's default), "vgg" or "squeeze".
+        size: side length the images are resized to.
+        pretrained: load torchvision's ImageNet weights (downloaded on first use).
+        reduction: "mean", "sum", or "none" for (B,).
+
+    Raises:
+        LPIPSUnavailable: the ``lpips`` package is not installed, or the backbone weights are
+            not cached and cannot be downloaded.
+    """
+    _check_images_pair(x, x_hat)
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"lpips expects (B, 1 or 3, H, W) images, got shape {tuple(x.shape)}")
+    if size < 32:
+        raise ValueError(f"size must be at least 32 for LPIPS's backbone, got {size}")
+    model = _lpips_net(net, pretrained).to(x.device)
+
+    def prepare(images: torch.Tensor) -> torch.Tensor:
+        images = images.float().expand(-1, 3, -1, -1)  # grey -> RGB (no-op for 3 channels)
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        return 2 * images - 1  # the package expects [-1, 1]
+
+    with torch.no_grad():
+        distance = model(prepare(x), prepare(x_hat)).flatten()  # (B,)
+    return _reduce(distance.to(x.dtype), reduction)
+
+
+def checkerboard_energy(x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    """Share of each image's variance at the highest spatial frequencies: the checkerboard share.
+
+    The 2-D Fourier transform of the mean-removed image; the energy in the row and the column
+    of period-2 patterns (frequency H/2 or W/2: pixels alternating one by one) over the total.
+    0 for a smooth image, 1 for a pure checkerboard; a stride-2 transposed convolution whose
+    overlaps are uneven adds energy exactly there (Odena et al. 2016).
+
+    Args:
+        x: (B, C, H, W) images, H and W even.
+        reduction: "mean", "sum", or "none" for (B,).
+    """
+    if x.dim() != 4 or x.shape[-1] % 2 or x.shape[-2] % 2:
+        raise ValueError(f"expected (B, C, H, W) images with even H and W, got {tuple(x.shape)}")
+    height, width = x.shape[-2:]
+    centred = x - x.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(centred).abs().pow(2)  # (B, C, H, W)
+    nyquist = torch.zeros(height, width, dtype=torch.bool, device=x.device)
+    nyquist[height // 2, :] = True
+    nyquist[:, width // 2] = True
+    total = power.flatten(1).sum(dim=1)  # (B,)
+    share = power[..., nyquist].flatten(1).sum(dim=1) / total.clamp_min(1e-12)
+    return _reduce(share, reduction)
+
+
 def active_units(mu: torch.Tensor, *, threshold: float = 0.01) -> int:
     """Number of latent dimensions whose posterior mean varies across the data (Burda et al. 2015).
 
@@ -95,6 +247,63 @@ def active_units(mu: torch.Tensor, *, threshold: float = 0.01) -> int:
     if mu.dim() != 2 or mu.shape[0] < 2:
         raise ValueError(f"expected mu of shape (N, D) with N >= 2, got {tuple(mu.shape)}")
     return int((mu.var(dim=0) > threshold).sum())
+
+
+def linear_probe(
+    z_train: torch.Tensor,
+    y_train: torch.Tensor,
+    z_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    c: float = 1.0,
+    max_iter: int = 100,
+) -> float:
+    """Test accuracy of a logistic regression fitted on codes: how linearly the classes separate.
+
+    Each dimension is standardised with the training codes' mean and standard deviation, then
+    a multinomial logistic regression is fitted with L-BFGS in float64 to the objective of
+    scikit-learn's ``LogisticRegression(C=c)``: ``c`` times the summed log-loss plus half the
+    squared weights (the bias is not penalised).
+
+    Args:
+        z_train: (N, D) codes (a VAE's mu, an autoencoder's z) with labels y_train (N,).
+        z_test: (M, D) codes with labels y_test (M,).
+        c: inverse regularisation strength, as scikit-learn's C.
+        max_iter: L-BFGS iterations at most (100 is plenty for a test accuracy: more moves
+            the lessons' probes by less than 0.1 percentage point).
+
+    Returns:
+        The share of test codes whose label the probe predicts.
+    """
+    if z_train.dim() != 2 or z_test.dim() != 2 or z_train.shape[1] != z_test.shape[1]:
+        raise ValueError(
+            "expected codes (N, D) and (M, D) with the same D, got "
+            f"{tuple(z_train.shape)} and {tuple(z_test.shape)}"
+        )
+    if len(z_train) != len(y_train) or len(z_test) != len(y_test):
+        raise ValueError("each set of codes needs one label per code")
+    z_train, z_test = z_train.detach().double().cpu(), z_test.detach().double().cpu()
+    y_train, y_test = y_train.long().cpu(), y_test.long().cpu()
+    mean, std = z_train.mean(dim=0), z_train.std(dim=0).clamp_min(1e-8)
+    features = (z_train - mean) / std  # (N, D)
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    weight = torch.zeros(z_train.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], max_iter=max_iter, tolerance_grad=1e-9, line_search_fn="strong_wolfe"
+    )
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        log_loss = F.cross_entropy(features @ weight + bias, y_train, reduction="sum")
+        loss = (c * log_loss + 0.5 * weight.pow(2).sum()) / len(features)  # scaled: same optimum
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    with torch.no_grad():
+        predicted = (((z_test - mean) / std) @ weight + bias).argmax(dim=1)  # (M,)
+    return float((predicted == y_test).double().mean())
 
 
 def _prepare_scores(scores, labels) -> tuple[torch.Tensor, torch.Tensor]:

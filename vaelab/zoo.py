@@ -40,11 +40,14 @@ class _Setup:
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
+    beta: float = 1.0  # KL weight (VAEs only)
 
 
 SETUPS: dict[str, _Setup] = {
     "mlp_vae_2d": _Setup("MLPVAE", {"latent_dim": 2}, num_epochs=40),
     "mlp_vae_20d": _Setup("MLPVAE", {"latent_dim": 20}, num_epochs=40),
+    # The pitfall of lesson 05: the same VAE trained without its KL term.
+    "mlp_vae_20d_beta0": _Setup("MLPVAE", {"latent_dim": 20}, num_epochs=40, beta=0.0),
     "mlp_ae_2d": _Setup("MLPAutoencoder", {"latent_dim": 2}, num_epochs=40),
     "conv_vae": _Setup("ConvVAE", {"latent_dim": 20}, num_epochs=12),
     "classifier": _Setup("DigitClassifier", num_epochs=8, fast_epochs=6, lr=2e-3),
@@ -83,6 +86,8 @@ def _key(name: str, setup: _Setup, num_epochs: int, spec: dict, source: str, num
         "data": source,
         "num_train": num_train,
     }
+    if setup.beta != 1.0:  # only then, so the keys of the beta = 1 models stay as they were
+        description["beta"] = setup.beta
     text = json.dumps(description, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -92,7 +97,8 @@ def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module
 
     Args:
         name: one of ``NAMES``: "mlp_vae_2d", "mlp_vae_20d", "mlp_ae_2d", "conv_vae"
-            (VAEs and an autoencoder on MNIST) or "classifier" (a CNN digit classifier).
+            (VAEs and an autoencoder on MNIST), "mlp_vae_20d_beta0" (the 20-d VAE trained
+            with beta = 0, no KL term) or "classifier" (a CNN digit classifier).
         progress: show a progress bar while training (only on first use).
         retrain: train again even if a cached checkpoint exists.
 
@@ -152,10 +158,12 @@ def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module
             num_epochs=num_epochs,
             batch_size=setup.batch_size,
             lr=setup.lr,
+            beta=setup.beta,
             seed=setup.seed,
             progress=progress,
             log=False,
         )
+        info["beta"] = setup.beta
         info["test_loss"] = history.test_loss[-1]
     train.save_checkpoint(path, model, history=history, extra=info)
     model.eval()

@@ -1028,6 +1028,172 @@ MUTANTS = [
         "    return ((top[0] - top[1]) / entropy).mean()\n",
         "changed its input `mi` in place",
     ),
+    # ---- ex10 causal_mask (lesson 10)
+    (
+        # Type A keeps the centre: the first layer sees the very pixel it predicts.
+        "ex10",
+        "mask-a-includes-centre",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, : centre + 1] = 1\n"
+        "    return mask\n",
+        "type A must exclude the centre: the first layer's output at a pixel would see that "
+        "pixel itself and learn to copy it",
+    ),
+    (
+        # Only the centre row is masked; the rows below the centre stay open.
+        "ex10",
+        "rows-below-open",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.ones(kernel_size, kernel_size)\n"
+        "    mask[centre, centre + 1 :] = 0\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 0\n"
+        "    return mask\n",
+        "the rows below the centre are open: they come later in raster order and must be 0",
+    ),
+    (
+        # The rows below are closed, but the centre row is left open right of the centre.
+        "ex10",
+        "right-of-centre-open",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[: centre + 1] = 1\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 0\n"
+        "    return mask\n",
+        "the pixels right of the centre in its row are open: they come later in raster order",
+    ),
+    (
+        # Column-major order: the mask is the transpose of the right one.
+        "ex10",
+        "column-order",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:, :centre] = 1\n"
+        "    mask[:centre, centre] = 1\n"
+        "    if mask_type == 'B':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "the mask follows columns, not rows: raster order goes row by row, left to right "
+        "within a row",
+    ),
+    (
+        # A and B swapped: type B drops the centre (and type A keeps it).
+        "ex10",
+        "types-swapped",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, :centre] = 1\n"
+        "    if mask_type == 'A':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "type B must include the centre: a later layer's input at a pixel depends only on "
+        "earlier pixels already",
+    ),
+    (
+        # A boolean mask: multiplying float weights by it works, but the contract is floats.
+        "ex10",
+        "bool-mask",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    if kernel_size % 2 == 0 or kernel_size < 1 or mask_type not in ('A', 'B'):\n"
+        "        raise ValueError('kernel_size must be odd and positive, mask_type A or B')\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size, dtype=torch.bool)\n"
+        "    mask[:centre] = True\n"
+        "    mask[centre, :centre] = True\n"
+        "    mask[centre, centre] = mask_type == 'B'\n"
+        "    return mask\n",
+        "the mask must be a float tensor of 0s and 1s",
+    ),
+    (
+        # No check of the arguments: an even kernel (no centre) gives a silently wrong mask.
+        "ex10",
+        "even-kernel-accepted",
+        "def causal_mask(kernel_size, mask_type):\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size)\n"
+        "    mask[:centre] = 1\n"
+        "    mask[centre, :centre] = 1\n"
+        "    if mask_type == 'B':\n"
+        "        mask[centre, centre] = 1\n"
+        "    return mask\n",
+        "an even kernel_size has no centre pixel: raise a ValueError",
+    ),
+    # ---- ex10 log_mixture_prior
+    (
+        # log(sum(exp(...))) written out: every exp underflows to 0 far from the components.
+        "ex10",
+        "naive-log-sum-exp",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_w = torch.log_softmax(logits, dim=0)\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.log(torch.exp(log_w + log_n).sum(dim=1))\n",
+        "codes far from every component give -inf: the exponentials underflow to 0; combine "
+        "the components with torch.logsumexp",
+    ),
+    (
+        # The logits used as log-weights: the weights do not sum to 1.
+        "ex10",
+        "weights-not-normalised",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.logsumexp(logits + log_n, dim=1)\n",
+        "the mixture weights are not normalised: use log_softmax(logits), so that adding a "
+        "constant to every logit leaves log p(z) unchanged",
+    ),
+    (
+        # exp(logvars) used as the standard deviation.
+        "ex10",
+        "variance-as-std",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    normal = torch.distributions.Normal(means, logvars.exp())\n"
+        "    log_n = normal.log_prob(z[:, None]).sum(-1)\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)\n",
+        "exp(logvars) is the variance, not the standard deviation: the standard deviation is "
+        "exp(logvars / 2)",
+    ),
+    (
+        # The Gaussian's normalising constant left out.
+        "ex10",
+        "missing-log-2pi",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (logvars + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)\n",
+        "the Gaussian's normalising constant is missing: each dimension adds -log(2 pi) / 2",
+    ),
+    (
+        # The weighted average of the components' log-densities instead of the log of the
+        # weighted sum of their densities.
+        "ex10",
+        "average-of-log-densities",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp()).sum(-1)\n"
+        "    return (torch.softmax(logits, dim=0) * log_n).sum(dim=1)\n",
+        "a mixture's density is the weighted sum of the components' densities, not a weighted "
+        "average of their log-densities",
+    ),
+    (
+        # The log-densities not summed over the latent dimensions: (B, D) instead of (B,).
+        "ex10",
+        "no-sum-over-dimensions",
+        "def log_mixture_prior(z, means, logvars, logits):\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars\n"
+        "                    + (z[:, None] - means) ** 2 / logvars.exp())\n"
+        "    return torch.logsumexp(torch.log_softmax(logits, dim=0)[:, None] + log_n, dim=1)\n",
+        "returns shape (B, D), expected (B,): sum each Gaussian's log-density over the D "
+        "dimensions",
+    ),
 ]
 
 
@@ -1156,6 +1322,19 @@ SCORES = {
     "mig-second-distinct-value": 8.5,
     "mig-sorts-in-place": 9.5,
     "mig-shifts-in-place": 9.5,
+    "mask-a-includes-centre": 7,
+    "rows-below-open": 5,
+    "right-of-centre-open": 5,
+    "column-order": 5,
+    "types-swapped": 5,
+    "bool-mask": 6,
+    "even-kernel-accepted": 9,
+    "naive-log-sum-exp": 8.5,
+    "weights-not-normalised": 5,
+    "variance-as-std": 5,
+    "missing-log-2pi": 5,
+    "average-of-log-densities": 5.5,
+    "no-sum-over-dimensions": 5,
 }
 
 
@@ -1259,5 +1438,21 @@ NEW_CHECKS = {
         "mig-overwrites-the-best",
         "mig-sorts-in-place",
         "mig-shifts-in-place",
+    ),
+    ("ex10", "causal_mask: type A excludes the centre"): (
+        "mask-a-includes-centre",
+        "rows-below-open",
+        "right-of-centre-open",
+        "column-order",
+    ),
+    (
+        "ex10",
+        "log_mixture_prior: log sum_k pi_k N(z; means_k, exp(logvars_k)), one value per code",
+    ): (
+        "weights-not-normalised",
+        "variance-as-std",
+        "missing-log-2pi",
+        "average-of-log-densities",
+        "no-sum-over-dimensions",
     ),
 }

@@ -148,6 +148,26 @@ def mutual_information_gap(mi, entropy):
     top = mi.sort(dim=0, descending=True).values
     return ((top[0] - top[1]) / entropy).mean()
 """,
+    "ex10": """
+def causal_mask(kernel_size, mask_type):
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    centre = kernel_size // 2
+    mask = torch.zeros(kernel_size, kernel_size)
+    mask[:centre] = 1.0
+    mask[centre, :centre] = 1.0
+    if mask_type == "B":
+        mask[centre, centre] = 1.0
+    return mask
+
+
+def log_mixture_prior(z, means, logvars, logits):
+    diff = z[:, None, :] - means  # (B, K, D)
+    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)
+    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)
+""",
 }
 
 NAMES = {
@@ -160,6 +180,7 @@ NAMES = {
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
     "ex09": "ex09_disentanglement",
+    "ex10": "ex10_decoders_and_priors",
 }
 
 

@@ -21,8 +21,9 @@ QUESTIONS = [
         "explanations": [
             "The number of dimensions does not force their use: even with 2 dimensions a "
             "large beta or a powerful decoder can leave z ignored.",
-            "Collapse is an optimum of the objective, not a coding error. With latent_dim = "
-            "20 on MNIST, several dimensions usually stay at the prior.",
+            "Collapse is an optimum of the objective, not a coding error: with a heavy beta, a "
+            "strong decoder or more dimensions than the data need, dimensions stay at the prior "
+            "(lesson 06's beta = 30 run collapses all ten).",
             "Right: the KL term charges for every nat of information z carries about x. If "
             "the decoder (for example an autoregressive one) can explain x without z, or beta "
             "makes each nat expensive, ignoring z is the cheaper optimum.",
@@ -40,7 +41,7 @@ QUESTIONS = [
             "The 14 low-KL dimensions are the most informative, because a low KL means a "
             "precise posterior",
             "Six dimensions are active; the other 14 have posteriors equal to the prior and "
-            "carry no information about x. On MNIST this is normal",
+            "carry no information about x: the model uses fewer dimensions than it was given",
             "Training diverged",
             "Increase beta to wake up the 14 unused dimensions",
         ],
@@ -49,8 +50,11 @@ QUESTIONS = [
             "The other way round: a precise posterior (small sigma, a mean that depends on x) "
             "is far from the prior and has a large KL.",
             "Right: a KL near zero means q(z|x) is about N(0, 1) whatever x is, so the "
-            "decoder cannot learn anything from that dimension. A handful of active units is "
-            "typical for MNIST; active_units and kl_per_dim_bars show it.",
+            "decoder cannot learn anything from that dimension; active_units and "
+            "kl_per_dim_bars show it. Not every VAE does this: lesson 06 counts all or nearly "
+            "all 20 units active for the zoo's plain beta = 1, 20-d VAE on MNIST, so a split "
+            "like this one points to a heavier beta, a stronger decoder, or a longer training "
+            "run that switched the unneeded dimensions off.",
             "Divergence shows as NaN or exploding losses, not as a clean split into used and "
             "unused dimensions.",
             "A larger beta makes each nat of KL more expensive and pushes more dimensions "

@@ -113,4 +113,33 @@ QUESTIONS = [
             "grows without limit; with 1,000 it is still slightly below.",
         ],
     },
+    {
+        "id": "07.bottleneck_vae",
+        "text": (
+            "In lesson 07's bottleneck sweep the conv autoencoder's PSNR keeps rising past 10 "
+            "latent dimensions, while the two conv VAEs' PSNR moves by less than a dB from 10 to "
+            "256. What explains the VAEs' plateau?"
+        ),
+        "options": [
+            "The VAEs were trained on fewer images than the autoencoder",
+            "Every nat of information in the code costs a nat of KL in the loss; past a couple of "
+            "dozen nats storing more does not pay, so the KL, and with it the reconstruction, "
+            "levels off whatever size is offered",
+            "A VAE's decoder cannot read more than 10 latent dimensions",
+            "All but about 10 of the dimensions are inactive by the active-units measure",
+        ],
+        "correct": 1,
+        "explanations": [
+            "Every model of the sweep trains on the same images, for the same epochs, with the "
+            "same seed; only the architecture and the size differ.",
+            "Right: the lesson's KL panel shows the information each VAE stores levelling off "
+            "at a couple of dozen nats from 64 dimensions on. The autoencoder pays nothing for "
+            "its code, so it uses the extra room.",
+            "The decoder's first layer is linear in z and reads every dimension; the VAE simply "
+            "puts little information into the extra ones.",
+            "In the lesson's short runs practically every offered dimension still counts as "
+            "active (its posterior mean varies a little); switching the unneeded ones off takes "
+            "longer training. The KL, not the unit count, shows the plateau there.",
+        ],
+    },
 ]
