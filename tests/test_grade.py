@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from grading.hostile import HOSTILE
 from grading.mutants import MUTANTS, NEW_CHECKS
-from grading.solutions import NAMES, SOLUTIONS, source
+from grading.solutions import NAMES, source
 
 from vaelab import grade
 from vaelab.grading import runner as core
