@@ -33,7 +33,7 @@ def encode(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def std_from_logvar(logvar: torch.Tensor) -> torch.Tensor:
     """The standard deviation sigma that goes with a log-variance (lesson 02, section 2).
 
-    Edge cases: any real logvar, large ones too (lesson 02: mind large log-variances):
+    Edge cases: any real logvar, large ones too (lesson 02, section 2, shows what goes wrong):
     logvar = 100 has sigma of about 5e21, which float32 holds, while its variance does not.
 
     Args:

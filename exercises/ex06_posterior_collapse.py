@@ -37,16 +37,14 @@ def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
     below the floor costs a constant, so the optimiser gains nothing by collapsing it
     further. Do not change ``kl_per_dim`` in place.
 
-    Which KL gets the floor? Here each example's, (B, D) -> (B,). ``train.fit(...,
-    free_bits=)`` (through ``losses.elbo``) gives it each dimension's KL averaged over the
-    batch, a (D,) tensor -> one number, as the paper does, and your function must do that
-    too: reduce over the last dimension only. The two differ, and fit's choice is
-    deliberate: on average over the data a dimension's KL is what it carries about the
-    images, and the free nats are a budget for that average. Clamped per example, every
-    image gets free_bits in every dimension for itself: the mean of the per-example clamps
-    is never below the clamp of the batch mean, and an example whose KL in a dimension is
-    under the floor gets no gradient there even when the batch as a whole uses the
-    dimension heavily.
+    Which KL gets the floor? ``train.fit(..., free_bits=)`` (through ``losses.elbo``)
+    passes each dimension's KL averaged over the batch, a (D,) tensor, and expects one
+    number back, as the paper does; the grader also passes a (B, D) table of per-example
+    KLs and expects (B,). Clamp, then sum over the last dimension only, and both work.
+    Lesson 06, section 2 says why fit floors the batch mean and not each example: the free
+    nats are a budget for what a dimension carries about the images on average, while a
+    per-example clamp gives every image its own free nats in every dimension (the mean of
+    the clamps is never below the clamp of the mean).
 
     Args:
         kl_per_dim: (B, D) KL of each latent dimension per example, or (D,) a batch mean.
