@@ -2,7 +2,9 @@
 
 Fill in the three functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex01_autoencoder.py`` or, in the notebook,
-``vaelab.grade.check("ex01")``.
+``vaelab.grade.check("ex01")``. Stuck? ``vaelab.grade.hint("ex01")`` (or
+``.venv/bin/vaelab grade --hint ex01``) gives a hint for the first failing check, a step
+further each time you ask.
 
 ``model`` is a ``vaelab.models.MLPAutoencoder`` with three parts:
 ``model.encoder`` (image -> hidden features), ``model.to_z`` (features -> code) and
@@ -14,7 +16,9 @@ import torch.nn.functional as F  # noqa: F401  (you will likely need it)
 
 
 def encode(model, x: torch.Tensor) -> torch.Tensor:
-    """Map images to their codes: the encoder, then the ``to_z`` layer.
+    """Map images to their codes: the encoder's half of the autoencoder (lesson 01, section 1).
+
+    The code is the output of the layer that makes it, as it is: no activation after it.
 
     Args:
         model: a ``vaelab.models.MLPAutoencoder``.
@@ -23,11 +27,16 @@ def encode(model, x: torch.Tensor) -> torch.Tensor:
     Returns:
         z: (B, D) codes, one point in latent space per image.
     """
-    raise NotImplementedError("TODO: z = model.to_z(model.encoder(x))")
+    raise NotImplementedError(
+        "TODO: run the images through the encoder, then through the layer that makes the code"
+    )
 
 
 def decode(model, z: torch.Tensor) -> torch.Tensor:
-    """Map codes back to images, as logits (no sigmoid: the loss applies it, stably).
+    """Map codes back to images, as logits (lesson 01, section 1).
+
+    No sigmoid: the loss works on logits, which is stable; whoever wants pixel intensities
+    applies the sigmoid.
 
     Args:
         model: a ``vaelab.models.MLPAutoencoder``.
@@ -36,14 +45,20 @@ def decode(model, z: torch.Tensor) -> torch.Tensor:
     Returns:
         x_logits: (B, C, H, W), one logit per pixel.
     """
-    raise NotImplementedError("TODO: x_logits = model.decoder(z)")
+    raise NotImplementedError("TODO: turn the codes back into logits with the decoder alone")
 
 
 def reconstruction_loss(x_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy between the images and the decoder's logits, per image.
+    """The Bernoulli reconstruction loss of each image, in nats (lesson 01, section 2).
 
-    The lesson calls it the Bernoulli reconstruction loss: BCE from logits, summed over
-    all pixels of an image (not averaged), one value per image (not summed over the batch).
+    The binary cross-entropy between each pixel of x and the decoder's prediction for it,
+    computed from the logits (stable for confident logits such as +-120, where the sigmoid
+    rounds to exactly 0 or 1), summed over all pixels and channels of an image (not
+    averaged) for one value per image (not reduced over the batch).
+
+    Edge cases: any image shape (B, C, H, W), colour and non-square images too, and a batch
+    of one image, which still gives shape (1,); float32 or float64, kept in the result.
+    Pixels may be grey (between 0 and 1), not only 0 or 1.
 
     Args:
         x_logits: (B, C, H, W) decoder output before the sigmoid.
@@ -53,5 +68,6 @@ def reconstruction_loss(x_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor
         (B,) losses in nats.
     """
     raise NotImplementedError(
-        "TODO: F.binary_cross_entropy_with_logits(..., reduction='none'), summed per image"
+        "TODO: compute the cross-entropy of every pixel from the logits without reducing it, "
+        "then add it up over everything but the batch dimension"
     )

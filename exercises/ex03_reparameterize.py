@@ -2,7 +2,8 @@
 
 Fill in ``reparameterize``, then grade it from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex03_reparameterize.py`` or, in the notebook,
-``vaelab.grade.check("ex03")``.
+``vaelab.grade.check("ex03")``. Stuck? ``vaelab.grade.hint("ex03")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch
@@ -11,11 +12,16 @@ import torch
 def reparameterize(
     mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Draw z ~ N(mu, exp(logvar)) so that gradients reach mu and logvar.
+    """Draw z ~ N(mu, diag(exp(logvar))) so that gradients reach mu and logvar.
 
-    The lesson's reparameterization trick: z = mu + sigma * eps, sigma = exp(logvar / 2),
-    eps ~ N(0, I). Draw eps yourself when it is None (fresh noise every call); use the
-    given eps otherwise. Do not change mu or logvar in place.
+    The reparameterization trick of lesson 03, section 2: a draw written as a function of
+    the posterior's parameters and of noise that does not depend on them. When eps is
+    None, draw the standard-normal noise yourself, fresh on every call, one independent
+    number per entry of mu; when eps is given, use exactly that eps.
+
+    Edge cases: any batch shape (B, D), a batch of one too, float32 or float64 (z keeps
+    mu's dtype, and noise you draw follows mu's dtype and device); logvar as large as 100
+    must not overflow; mu and logvar are not changed in place.
 
     Args:
         mu: (B, D) posterior means.
@@ -25,4 +31,7 @@ def reparameterize(
     Returns:
         z: (B, D), same dtype as mu.
     """
-    raise NotImplementedError("TODO: z = mu + exp(logvar / 2) * eps")
+    raise NotImplementedError(
+        "TODO: without eps, draw fresh standard-normal noise shaped like mu; then shift and "
+        "scale the noise by the posterior's mean and standard deviation"
+    )

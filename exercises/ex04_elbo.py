@@ -2,7 +2,8 @@
 
 Fill in both functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex04_elbo.py`` or, in the notebook,
-``vaelab.grade.check("ex04")``.
+``vaelab.grade.check("ex04")``. Stuck? ``vaelab.grade.hint("ex04")`` gives a hint for the
+first failing check, a step further each time you ask.
 
 Both return one value per example, shape (B,): reducing over the batch is the training
 loop's job, not theirs.
@@ -15,17 +16,23 @@ import torch.nn.functional as F  # noqa: F401  (you will likely need it)
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in closed form.
 
-    The lesson's closed-form KL: -1/2 * sum_d (1 + logvar - mu^2 - exp(logvar)),
-    summed over the latent dimensions d.
+    The closed-form Gaussian KL of lesson 04, section 2, summed over the latent dimensions
+    (the last dimension of mu), one value per example, never negative.
+
+    Edge cases: any batch shape (B, D), a batch of one too, which gives (1,); float32 or
+    float64, kept in the result; logvar from -120 to 80 gives a finite, exact KL (use the
+    log-variance itself wherever the formula has log sigma^2).
 
     Args:
         mu: (B, D) posterior means.
-        logvar: (B, D) posterior log-variances (may be very large or very negative).
+        logvar: (B, D) posterior log-variances.
 
     Returns:
         (B,) KL divergences in nats, each >= 0.
     """
-    raise NotImplementedError("TODO: -0.5 * (1 + logvar - mu^2 - exp(logvar)), summed over D")
+    raise NotImplementedError(
+        "TODO: add up the closed-form KL term of each latent dimension, for each example"
+    )
 
 
 def negative_elbo(
@@ -35,10 +42,14 @@ def negative_elbo(
     logvar: torch.Tensor,
     beta: float = 1.0,
 ) -> torch.Tensor:
-    """The loss to minimise: Bernoulli reconstruction loss plus beta times the KL, per example.
+    """The loss to minimise: reconstruction plus beta times the KL, per example (lesson 04).
 
-    Reconstruction: binary cross-entropy from the decoder's logits, summed over all pixels
-    of an image. KL: as in ``kl_divergence``. beta = 1 gives the negative ELBO.
+    Reconstruction: the Bernoulli reconstruction loss of exercise 01, from the decoder's
+    logits, summed over all pixels of each image. KL: as in ``kl_divergence``. beta = 1
+    gives the negative ELBO; other values give the beta-VAE's loss.
+
+    Edge cases: confident logits (+-120) give a finite, exact loss; any image shape and
+    latent size.
 
     Args:
         x: (B, C, H, W) target images in [0, 1].
@@ -49,4 +60,4 @@ def negative_elbo(
     Returns:
         (B,) losses in nats.
     """
-    raise NotImplementedError("TODO: BCE from logits summed over pixels + beta * KL")
+    raise NotImplementedError("TODO: each image's reconstruction loss plus beta times its KL")

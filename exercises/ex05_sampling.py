@@ -2,7 +2,8 @@
 
 Fill in both functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex05_sampling.py`` or, in the notebook,
-``vaelab.grade.check("ex05")``.
+``vaelab.grade.check("ex05")``. Stuck? ``vaelab.grade.hint("ex05")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch
@@ -11,12 +12,18 @@ import torch
 def interpolate(
     z0: torch.Tensor, z1: torch.Tensor, num_steps: int = 10, method: str = "linear"
 ) -> torch.Tensor:
-    """Codes on a path from z0 to z1, both ends included, at evenly spaced t in [0, 1].
+    """Codes on a path from z0 to z1, both ends included (lesson 05, section 4).
 
-    "linear": the straight line (1 - t) * z0 + t * z1.
-    "slerp": the lesson's spherical interpolation: the direction moves along the great
-    circle from z0 / |z0| to z1 / |z1| (sin((1 - t) w) u0 + sin(t w) u1) / sin(w), with w the
-    angle between them, and the norm goes linearly from |z0| to |z1|.
+    The codes sit at num_steps evenly spaced positions t from 0 (z0) to 1 (z1).
+    "linear": the straight line between the two codes.
+    "slerp": the lesson's spherical interpolation. The direction z / |z| moves along the
+    great circle from z0's direction to z1's at constant angular speed, while the length
+    |z| goes in a straight line from |z0| to |z1|; the code is the direction times the
+    length.
+
+    Edge cases: when z0 and z1 point the same way, the angle between them is 0 and slerp
+    is the straight line: finite, no division by zero. float32 and float64 codes alike:
+    the path has the codes' dtype and precision (and device).
 
     Args:
         z0, z1: (D,) codes.
@@ -26,22 +33,31 @@ def interpolate(
     Returns:
         (num_steps, D).
     """
-    raise NotImplementedError("TODO: t = torch.linspace(0, 1, num_steps), then the path")
+    raise NotImplementedError(
+        "TODO: compute the positions along the path, then the codes at those positions for "
+        "the chosen method"
+    )
 
 
 def sample(model, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """New images from a trained VAE: decode z drawn from the prior N(0, I).
+    """New images from a trained VAE: decode codes drawn from the prior (lesson 05, section 1).
 
-    Draw z of shape (num_samples, model.latent_dim) with ``torch.randn(...,
-    generator=generator)``, decode it with ``model.decode``, and turn the logits into
-    pixel intensities with the sigmoid. No gradients are needed.
+    The prior is the standard normal N(0, I); draw the codes with the ``generator`` given
+    (the same seed gives the same images), decode them with ``model.decode`` and turn the
+    logits into pixel intensities. No gradients are needed.
+
+    Edge cases: the codes follow the model. A float64 model needs float64 codes and gives
+    float64 images; a model on the GPU needs codes on the GPU.
 
     Args:
-        model: a ``vaelab.models.MLPVAE`` (or any vaelab VAE).
+        model: a ``vaelab.models.MLPVAE`` (or any vaelab VAE; ``model.latent_dim``).
         num_samples: number of images.
         generator: a ``torch.Generator`` for repeatable samples, or None.
 
     Returns:
-        (num_samples, C, H, W) images in [0, 1].
+        (num_samples, C, H, W) images in [0, 1], in the model's dtype.
     """
-    raise NotImplementedError("TODO: z ~ N(0, I), decode, sigmoid")
+    raise NotImplementedError(
+        "TODO: draw one code per image from the prior, decode the codes, and turn the logits "
+        "into intensities"
+    )

@@ -2,14 +2,15 @@
 
 Fill in the four functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex06_posterior_collapse.py`` or, in the notebook,
-``vaelab.grade.check("ex06")``.
+``vaelab.grade.check("ex06")``. Stuck? ``vaelab.grade.hint("ex06")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
-    """How many latent dimensions the encoder actually uses ("active units").
+    """How many latent dimensions the encoder actually uses ("active units", lesson 06).
 
     A dimension is active when the variance of its posterior mean across the dataset is
     strictly greater than ``threshold``: Var_x(mu_d) > threshold. Use the usual
@@ -22,31 +23,48 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     Returns:
         The number of active dimensions, a Python int.
     """
-    raise NotImplementedError("TODO: variance over examples (dim=0), count those > threshold")
+    raise NotImplementedError(
+        "TODO: measure how much each dimension's mean varies over the examples, and count "
+        "the dimensions that vary more than the threshold"
+    )
 
 
 def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
     """The KL term with free bits: each dimension's KL counts as at least ``free_bits`` nats.
 
-    sum over d of max(kl_per_dim[:, d], free_bits): dimensions whose KL is below the free
-    bits cost a constant, so the optimiser gains nothing by collapsing them further.
-    Do not change ``kl_per_dim`` in place.
+    Free bits (lesson 06, section 2; Kingma et al., 2016): each latent dimension's KL is
+    clamped from below at free_bits, then the dimensions are summed. A dimension whose KL is
+    below the floor costs a constant, so the optimiser gains nothing by collapsing it
+    further. Do not change ``kl_per_dim`` in place.
+
+    Which KL gets the floor? ``train.fit(..., free_bits=)`` (through ``losses.elbo``)
+    passes each dimension's KL averaged over the batch, a (D,) tensor, and expects one
+    number back, as the paper does; the grader also passes a (B, D) table of per-example
+    KLs and expects (B,). Clamp, then sum over the last dimension only, and both work.
+    Lesson 06, section 2 says why fit floors the batch mean and not each example: the free
+    nats are a budget for what a dimension carries about the images on average, while a
+    per-example clamp gives every image its own free nats in every dimension (the mean of
+    the clamps is never below the clamp of the mean).
 
     Args:
-        kl_per_dim: (B, D) KL of each latent dimension, per example.
+        kl_per_dim: (B, D) KL of each latent dimension per example, or (D,) a batch mean.
         free_bits: nats per dimension that are free.
 
     Returns:
-        (B,) per-example KL with free bits.
+        (B,) per-example KL with free bits, or a 0-d tensor for a (D,) input.
     """
-    raise NotImplementedError("TODO: clamp each dimension below at free_bits, then sum over D")
+    raise NotImplementedError(
+        "TODO: raise each dimension's KL to at least the free bits, then add up over the "
+        "latent dimensions"
+    )
 
 
 def linear_kl_weight(step: int, warmup_steps: int) -> float:
     """KL annealing, linear: the KL weight rises from 0 at step 0 to 1 at ``warmup_steps``.
 
-    Steps count from 0. The weight is step / warmup_steps during the warm-up and stays at 1
-    afterwards; ``warmup_steps == 0`` means no warm-up (always 1).
+    Steps count from 0. During the warm-up the weight is the fraction of the warm-up done so
+    far; from step warmup_steps on it stays at 1. ``warmup_steps == 0`` means no warm-up
+    (always 1).
 
     Args:
         step: the optimisation step, 0, 1, 2, ...
@@ -55,15 +73,16 @@ def linear_kl_weight(step: int, warmup_steps: int) -> float:
     Returns:
         The weight in [0, 1].
     """
-    raise NotImplementedError("TODO: min(1, step / warmup_steps)")
+    raise NotImplementedError("TODO: the share of the warm-up done so far, never more than one")
 
 
 def cyclical_kl_weight(step: int, period: int, ratio: float = 0.5) -> float:
     """KL annealing, cyclical: the linear warm-up repeated every ``period`` steps.
 
-    Within each cycle the position is p = (step % period) / period, in [0, 1); the weight
-    rises linearly from 0 (at p = 0) to 1 (at p = ratio), then stays at 1 until the cycle
-    ends: min(1, p / ratio).
+    Within each cycle the position is the number of steps since the cycle began, divided
+    by the period: 0 at the first step of a cycle, just below 1 at its last. The weight
+    rises linearly from 0 at position 0 to 1 at position ``ratio``, then stays at 1 until
+    the cycle ends.
 
     Args:
         step: the optimisation step, 0, 1, 2, ...
@@ -73,4 +92,7 @@ def cyclical_kl_weight(step: int, period: int, ratio: float = 0.5) -> float:
     Returns:
         The weight in [0, 1].
     """
-    raise NotImplementedError("TODO: p = (step % period) / period; min(1, p / ratio)")
+    raise NotImplementedError(
+        "TODO: find the position within the current cycle, then rise linearly over the first "
+        "ratio of the cycle and stay at one"
+    )

@@ -2,16 +2,23 @@
 
 Fill in both functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex07_evaluation.py`` or, in the notebook,
-``vaelab.grade.check("ex07")``.
+``vaelab.grade.check("ex07")``. Stuck? ``vaelab.grade.hint("ex07")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch
 
 
 def psnr(x: torch.Tensor, x_hat: torch.Tensor, max_val: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio of each image, in dB: 10 * log10(max_val^2 / MSE).
+    """Peak signal-to-noise ratio of each image, in dB (lesson 07, section 2).
 
-    MSE is the mean squared error over the pixels (and channels) of one image.
+    The ratio of the peak signal power, max_val squared, to the mean squared error of the
+    image, in decibels (ten times its base-10 logarithm). The MSE is the mean over all the
+    channels and pixels of one image.
+
+    Edge cases: a perfect copy (x_hat equal to x) has MSE 0 and PSNR +inf: return inf for
+    it, not NaN, not an error, and not a large finite number from an epsilon. The other
+    images of the batch keep their own PSNR.
 
     Args:
         x: (B, C, H, W) reference images in [0, max_val].
@@ -19,18 +26,23 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor, max_val: float = 1.0) -> torch.Te
         max_val: the largest possible pixel value (1.0 for images in [0, 1], 255 for bytes).
 
     Returns:
-        (B,) PSNR per image.
+        (B,) PSNR per image, same dtype as x.
     """
-    raise NotImplementedError("TODO: per-image MSE, then 10 * log10(max_val**2 / mse)")
+    raise NotImplementedError(
+        "TODO: compute one mean squared error per image, then its ratio to the peak power "
+        "in decibels"
+    )
 
 
 def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """log(mean(exp(log_w))) along ``dim``, without overflow: the stable core of the IWAE bound.
 
-    In the lesson, log_w[k] = log p(x, z_k) - log q(z_k | x) for K samples z_k, and the
-    importance-weighted bound is log (1/K) sum_k exp(log_w[k]). Log-weights are often
-    around -100 or +1000, where exp() underflows or overflows: subtract the maximum first
-    (the log-sum-exp trick) or use ``torch.logsumexp``. Do not change log_w in place.
+    In lesson 07, section 6, log_w[k] = log p(x, z_k) - log q(z_k | x) for K samples z_k,
+    and the importance-weighted bound is the log of the mean of the weights exp(log_w[k]).
+
+    Edge cases: log-weights are often around -1000 or +1000, where exp() underflows to 0 or
+    overflows to inf; the result must be finite and exact there (the log-sum-exp trick of
+    the lesson). Any ``dim``, negative ones too. Do not change log_w in place.
 
     Args:
         log_w: a tensor of log-weights, e.g. (K, B).
@@ -39,4 +51,7 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     Returns:
         log_w's shape without ``dim``, e.g. (B,).
     """
-    raise NotImplementedError("TODO: logsumexp along dim, minus log(K)")
+    raise NotImplementedError(
+        "TODO: the log of the average of the exponentials along dim, computed so that no "
+        "exponential overflows or underflows"
+    )

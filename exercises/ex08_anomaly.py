@@ -2,12 +2,14 @@
 
 Fill in the three functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex08_anomaly.py`` or, in the notebook,
-``vaelab.grade.check("ex08")``.
+``vaelab.grade.check("ex08")``. Stuck? ``vaelab.grade.hint("ex08")`` gives a hint for the
+first failing check, a step further each time you ask.
 
 Each returns one score per image, higher meaning "more unusual", computed without
-randomness: use the posterior mean mu as the code (no sampling) and no gradients.
-``model`` is a ``vaelab.models.MLPVAE`` (``model.encode(x)`` gives ``(mu, logvar)``,
-``model.decode(z)`` gives ``x_logits``).
+randomness: use the posterior mean mu as the code (no sampling) and no gradients. A score
+is a property of one image: it must not depend on the other images in the batch, and a
+batch of one image gives shape (1,). ``model`` is a ``vaelab.models.MLPVAE``
+(``model.encode(x)`` gives ``(mu, logvar)``, ``model.decode(z)`` gives ``x_logits``).
 """
 
 import torch
@@ -15,10 +17,10 @@ import torch.nn.functional as F  # noqa: F401  (you will likely need it)
 
 
 def reconstruction_score(model, x: torch.Tensor) -> torch.Tensor:
-    """Reconstruction error: BCE between x and the decoding of its posterior mean.
+    """Reconstruction error at the posterior mean (lesson 08, section 1).
 
-    Decode z = mu (not a sample) and sum the binary cross-entropy from logits over the
-    pixels of each image.
+    The Bernoulli reconstruction loss of exercise 01 (from logits, summed over each image's
+    pixels) of x, decoded from its posterior mean rather than from a sample.
 
     Args:
         model: a VAE.
@@ -27,14 +29,16 @@ def reconstruction_score(model, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (B,) scores in nats.
     """
-    raise NotImplementedError("TODO: mu from model.encode, decode mu, BCE from logits per image")
+    raise NotImplementedError(
+        "TODO: encode, decode the mean code, and measure each image's reconstruction loss"
+    )
 
 
 def latent_score(model, x: torch.Tensor) -> torch.Tensor:
     """Latent (un)likelihood: -log N(mu; 0, I), how far the code lies from the prior's bulk.
 
-    The lesson's formula: 1/2 * sum_d (mu_d^2 + log(2 pi)), summed over the latent
-    dimensions.
+    Lesson 08, section 1: the negative log-density of the standard normal prior at the
+    posterior mean, summed over the latent dimensions, its constant included.
 
     Args:
         model: a VAE.
@@ -43,11 +47,16 @@ def latent_score(model, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (B,) scores in nats.
     """
-    raise NotImplementedError("TODO: 0.5 * (mu^2 + log(2 pi)) summed over the latent dims")
+    raise NotImplementedError(
+        "TODO: encode, then evaluate the prior's negative log-density at the mean code"
+    )
 
 
 def anomaly_score(model, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """Negative ELBO at the posterior mean: reconstruction_score + beta * KL(q(z|x) || N(0, I)).
+    """Negative ELBO at the posterior mean (lesson 08, section 1).
+
+    The reconstruction score plus beta times the closed-form KL of the posterior from the
+    prior (lesson 04).
 
     Args:
         model: a VAE.
@@ -57,4 +66,4 @@ def anomaly_score(model, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     Returns:
         (B,) scores in nats.
     """
-    raise NotImplementedError("TODO: reconstruction score + beta * closed-form KL")
+    raise NotImplementedError("TODO: the reconstruction score plus beta times the posterior's KL")

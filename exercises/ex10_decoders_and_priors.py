@@ -2,7 +2,8 @@
 
 Fill in the two functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex10_decoders_and_priors.py`` or, in the notebook,
-``vaelab.grade.check("ex10")``.
+``vaelab.grade.check("ex10")``. Stuck? ``vaelab.grade.hint("ex10")`` gives a hint for the
+first failing check, a step further each time you ask.
 """
 
 import torch
@@ -29,8 +30,8 @@ def causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
         (k, k) float tensor of 0s and 1s (dtype torch.float32).
     """
     raise NotImplementedError(
-        "TODO: a k x k grid of zeros with 1 in every row above the centre, 1 left of the "
-        "centre in the centre row, and 1 at the centre only for type B"
+        "TODO: mark which kernel positions come before the centre in raster order, and "
+        "decide what the centre itself is for each type"
     )
 
 
@@ -59,7 +60,6 @@ def log_mixture_prior(
         (B,) log-densities in nats.
     """
     raise NotImplementedError(
-        "TODO: for every code and component, the log-density of that diagonal Gaussian "
-        "(summed over the D dimensions); add the log of each normalised mixture weight; "
-        "combine the K components of each code with a log-sum-exp"
+        "TODO: the log-density of each code under the mixture, staying in logarithms from "
+        "the Gaussians' log-densities to the end"
     )

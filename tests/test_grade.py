@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from grading.hostile import HOSTILE
-from grading.mutants import MUTANTS
+from grading.mutants import MUTANTS, NEW_CHECKS
 from grading.solutions import NAMES, source
 
 from vaelab import grade
@@ -27,12 +27,6 @@ from vaelab.grading import runner as core
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 TIMEOUT = 5.0
-# ex10's checks are still to be written on the grader package (issue 14). Until they are,
-# its stub, reference solution and known mistakes are tested in tests/test_ex10.py and left
-# out here; once grade.EXERCISES has ex10, these filters change nothing.
-AWAITING_CHECKS = {"ex10"} - set(grade.EXERCISES)
-GRADED = {e: n for e, n in NAMES.items() if e not in AWAITING_CHECKS}
-GRADED_MUTANTS = [m for m in MUTANTS if m[0] not in AWAITING_CHECKS]
 
 
 def _module(text: str) -> types.ModuleType:
@@ -46,7 +40,7 @@ def _grade_in_process(exercise: str, text: str) -> list[dict]:
     return [core.run_check(item, module) for item in core.checks_for(exercise)]
 
 
-def _write_solutions(folder: Path, exercises=tuple(GRADED)) -> Path:
+def _write_solutions(folder: Path, exercises=tuple(NAMES)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for exercise in exercises:
         (folder / f"{NAMES[exercise]}.py").write_text(source(exercise))
@@ -57,14 +51,14 @@ def _write_solutions(folder: Path, exercises=tuple(GRADED)) -> Path:
 
 
 def test_every_exercise_has_a_stub_and_ten_points():
-    assert set(grade.EXERCISES) == set(GRADED)
+    assert set(grade.EXERCISES) == set(NAMES)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
         assert sum(c.points for c in core.checks_for(exercise)) == pytest.approx(10)
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
-@pytest.mark.parametrize("exercise", sorted(GRADED))
+@pytest.mark.parametrize("exercise", sorted(NAMES))
 def test_stub_scores_zero_and_reference_scores_full_in_process(exercise):
     stub = (EXERCISES / f"{NAMES[exercise]}.py").read_text()
     assert "NotImplementedError" in stub
@@ -92,8 +86,8 @@ def test_grade_commands_work_without_an_activated_venv():
 
 @pytest.mark.parametrize(
     "exercise, mutant, feedback",
-    [(e, s, f) for e, _, s, f in GRADED_MUTANTS],
-    ids=[m[1] for m in GRADED_MUTANTS],
+    [(e, s, f) for e, _, s, f in MUTANTS],
+    ids=[m[1] for m in MUTANTS],
 )
 def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, feedback):
     results = _grade_in_process(exercise, source(exercise) + "\n\n" + mutant)
@@ -110,11 +104,69 @@ def test_at_least_three_mutants_per_fixed_name_function():
         "ex04": ["kl_divergence", "negative_elbo"],
         "ex06": ["active_units", "free_bits_kl", "linear_kl_weight", "cyclical_kl_weight"],
         "ex07": ["psnr", "log_mean_exp"],
+        "ex09": ["mutual_information", "mutual_information_gap"],
     }
     for exercise, names in fixed.items():
         for name in names:
             count = sum(1 for e, _, s, _ in MUTANTS if e == exercise and f"def {name}(" in s)
             assert count >= 3, (exercise, name, count)
+
+
+@pytest.mark.parametrize(
+    "exercise, check", sorted(NEW_CHECKS), ids=[f"{e} {c}" for e, c in sorted(NEW_CHECKS)]
+)
+def test_each_new_check_catches_its_known_mistakes_with_their_own_feedback(exercise, check):
+    """Issue 18's checks: each known mistake fails the check itself (not as a follow-on of
+    another check), with the feedback recorded for it; most have three or more."""
+    names = NEW_CHECKS[(exercise, check)]
+    assert len(names) >= 3 or check.startswith("anomaly_score"), names
+    assert check in {c.name for c in core.checks_for(exercise)}, check
+    for name in names:
+        mutant_exercise, text = _mutant(name)
+        assert mutant_exercise == exercise, name
+        feedback = next(f for _, n, _, f in MUTANTS if n == name)
+        result = _by_name(_grade_in_process(exercise, text))[check]
+        assert not result["passed"], (name, check)
+        assert not result["feedback"].startswith("first make"), (name, result["feedback"])
+        if name not in ("sample-uniform", "mi-zero-log-zero"):  # recorded for another check
+            assert feedback in result["feedback"], (name, result["feedback"])
+
+
+def test_every_exercise_has_hints_for_every_check():
+    for exercise in grade.EXERCISES:
+        for item in core.checks_for(exercise):
+            assert item.hints, (exercise, item.name)
+            assert all(len(h.split()) >= 6 for h in item.hints), (exercise, item.name)
+
+
+def test_a_dependent_check_names_the_failing_function_first():
+    results = _by_name(_grade_in_process(*_mutant("elbo-uses-wrong-kl")))
+    kl = results["kl_divergence: closed form, one value per example, any (B, D) and dtype"]
+    assert "averaged over the latent dimensions" in kl["feedback"]  # its own mistake
+    culprit = (
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first."
+    )
+    for name, result in results.items():
+        if name.startswith("negative_elbo"):
+            assert result["feedback"] == culprit, (name, result["feedback"])
+    # the same negative_elbo with a right kl_divergence passes: the culprit was the KL alone
+    fixed = _mutant("elbo-uses-wrong-kl")[1].replace(".mean(dim=1)\n", ".sum(dim=1)\n")
+    assert all(r["passed"] for r in _grade_in_process("ex04", fixed))
+
+
+def test_float64_results_are_compared_at_float64_precision():
+    """A float64 result right to float32 precision only fails, and says so; float32 results
+    keep float32's tolerance."""
+    results = _by_name(_grade_in_process(*_mutant("interpolate-float32-t")))
+    linear = results["interpolate, linear: evenly spaced, both ends included"]
+    assert linear["feedback"].startswith(
+        "your path is right to float32 precision, but the codes are float64: build t with "
+        "dtype=z0.dtype"
+    )
+    sigma = _by_name(_grade_in_process(*_mutant("sigma-in-float32")))
+    values = sigma["values with a given eps: z = mu + sigma * eps"]
+    assert "right only to float32 precision" in values["feedback"]
+    assert "(3, 2)" in values["feedback"]  # the float64 case; the float32 ones passed
 
 
 def _mutant(name: str) -> tuple[str, str]:
@@ -132,7 +184,7 @@ EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
 def test_ex03_points_per_check():
     points = {c.name: c.points for c in core.checks_for("ex03")}
     assert points == {
-        "returns a tensor of mu's shape and dtype": 1,
+        "any batch shape (B, D) and dtype, with eps given and without": 1,
         "values with a given eps: z = mu + sigma * eps": 2,
         "gradients reach mu and logvar (given eps)": 1,
         "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))": 2,
@@ -180,10 +232,9 @@ def test_feedback_never_shows_expected_arrays():
 
 def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
     start = time.monotonic()
-    paths = [EXERCISES] if not AWAITING_CHECKS else [EXERCISES / f"{n}.py" for n in GRADED.values()]
-    stubs = grade.grade_paths(paths, timeout=30)
-    assert [e["exercise"] for e in stubs["exercises"]] == sorted(GRADED.values())
-    total = 10 * len(GRADED)
+    stubs = grade.grade_paths([EXERCISES], timeout=30)
+    assert [e["exercise"] for e in stubs["exercises"]] == sorted(NAMES.values())
+    total = 10 * len(NAMES)
     assert stubs["points"] == 0 and stubs["max_points"] == total
     assert all(e["error"] is None for e in stubs["exercises"])
 
@@ -193,13 +244,13 @@ def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
 
     # untouched stubs: one summary line each in the table, every check in the report
     text = grade.format_table(stubs)
-    assert len(text.splitlines()) == 1 + len(GRADED) + 1 + 1, text  # "Summary:", one per file
+    assert len(text.splitlines()) == 1 + len(NAMES) + 1 + 1, text  # "Summary:", one per file
     assert "not implemented yet" not in text and "check" not in text
     for entry in stubs["exercises"]:
         assert f"{entry['exercise']}  " in text
         assert len(entry["checks"]) == len(core.checks_for(entry["exercise"][:4]))
         assert all("not implemented yet" in c["feedback"] for c in entry["checks"])
-    assert text.count(grade.NOT_STARTED) == len(GRADED)
+    assert text.count(grade.NOT_STARTED) == len(NAMES)
     one = {**stubs, "exercises": stubs["exercises"][2:3], "points": 0, "max_points": 10}
     assert grade.format_table(one).splitlines() == [
         f"ex03_reparameterize: 0 / 10 points - {grade.NOT_STARTED}",
@@ -358,8 +409,8 @@ def test_check_finds_the_exercise_from_a_notebook_folder(tmp_path, monkeypatch, 
     assert "ex07_evaluation: 10 / 10 points" in capsys.readouterr().out
     assert repr(report) == "<grade report ex07_evaluation: 10 / 10 points>"
     assert "<table>" in grade.html_table(report)
-    with pytest.raises(FileNotFoundError, match="ex09"):
-        grade.find_exercise("ex09", tmp_path / "notebooks")
+    with pytest.raises(FileNotFoundError, match="ex42"):
+        grade.find_exercise("ex42", tmp_path / "notebooks")
 
 
 GREEDY = (
@@ -518,7 +569,10 @@ def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
     for entry in report["exercises"]:
         passed = [c["name"] for c in entry["checks"] if c["passed"]]
         if entry["exercise"] == "ex02_gaussian_encoder":  # its own 2 * torch.log(std)
-            assert passed == ["logvar_from_std inverts std_from_logvar"], passed
+            assert passed == [
+                "logvar_from_std inverts std_from_logvar",
+                "logvar_from_std: finite for a tiny or a huge sigma",
+            ], passed
         else:
             assert passed == [], (entry["exercise"], passed)
         for c in entry["checks"]:
@@ -652,13 +706,13 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
     from grading.mutants import SCORES
 
-    assert set(SCORES) == {name for _, name, _, _ in GRADED_MUTANTS}
-    for exercise, name, text, feedback in GRADED_MUTANTS:
+    assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
+    for exercise, name, text, feedback in MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
         results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
         assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
         assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
-    for exercise in GRADED:
+    for exercise in NAMES:
         module = _module(source(exercise))
         results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
         assert all(r["passed"] for r in results), (exercise, results)
@@ -694,7 +748,7 @@ def test_every_protected_reference_exists_and_is_switched_off():
     out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     counts = [int(n) for n in out.stdout.split()]
-    assert counts == [len(core.protected_for(e)) for e in sorted(GRADED)]
+    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
     assert min(counts) >= 1
 
 
@@ -796,3 +850,129 @@ def test_a_learner_sees_neither_the_seed_nor_another_learners_results(tmp_path):
     # it looked through every frame it could reach (and found its own path in the worker's);
     # ada's entry (which holds what she printed) and the seed are not there
     assert "own path: True secret: False seed: False" in spy["output"]
+
+
+# ---------------------------------------------------------------- hints on demand
+
+
+def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch):
+    from vaelab.grading import hints
+
+    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
+    check = "negative_elbo: BCE summed over pixels + KL, per example"
+    steps = core.hints_for("ex04")[check]
+    entry = {
+        "exercise": "ex04_elbo",
+        "path": str(tmp_path / "ex04_elbo.py"),
+        "points": 5.0,
+        "max_points": 10.0,
+        "error": None,
+        "checks": [
+            {"name": "kl_divergence: ...", "passed": True, "feedback": "ok"},
+            {"name": check, "passed": False, "feedback": "the KL term is missing: add beta * KL."},
+        ],
+    }
+    texts = [
+        hints.hint_text(entry, "ex04", core.hints_for, again="again()", start_over="reset()")
+        for _ in range(len(steps) + 1)
+    ]
+    for i, text in enumerate(texts):
+        shown = min(i, len(steps) - 1)
+        assert f"Hint {shown + 1} of {len(steps)}:" in text
+        assert " ".join(steps[shown].split()[:5]) in " ".join(text.split())
+        assert "the KL term is missing" in text and check in text
+    assert "Ask again (again())" in texts[0] and "last hint" in texts[-1]
+    assert "reset() starts over" in texts[0] and str(hints.state_path()) in texts[0]
+    state = json.loads(hints.state_path().read_text())
+    assert state[str(Path(entry["path"]).resolve())] == {check: len(steps)}
+    assert hints.reset(entry["path"]) and not hints.reset(entry["path"])
+    again = hints.hint_text(entry, "ex04", core.hints_for, again="a()", start_over="r()")
+    assert f"Hint 1 of {len(steps)}:" in again
+    passing = {**entry, "checks": entry["checks"][:1]}
+    assert "no hint needed" in hints.hint_text(
+        passing, "ex04", core.hints_for, again="", start_over=""
+    )
+
+
+def test_hint_and_cli_hint_grade_the_file_and_give_the_next_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "notebooks").mkdir()
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    (folder / "ex04_elbo.py").write_text(_mutant("elbo-mean-over-pixels")[1])
+    (folder / "ex03_reparameterize.py").write_text(
+        (EXERCISES / "ex03_reparameterize.py").read_text()
+    )
+    monkeypatch.chdir(tmp_path / "notebooks")
+    first = grade.hint("ex04")
+    assert "The first check that fails:" in first and "averaged over pixels" in first
+    assert "Hint 1 of 3:" in first and 'vaelab.grade.hint("ex04", reset=True)' in first
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert grade.main(["--hint"]) == 0  # the first exercise started (ex03 is untouched)
+    second = capsys.readouterr().out
+    assert "ex04_elbo: 5 / 10 points" in second and "Hint 2 of 3:" in second
+    assert "vaelab grade --hint exercises/ex04_elbo.py --reset-hints starts over" in second
+    assert grade.main(["--hint", "exercises/ex04_elbo.py", "--reset-hints"]) == 0
+    assert grade.main(["--hint", "ex04"]) == 0
+    assert "Hint 1 of 3:" in capsys.readouterr().out
+    assert grade.main(["--reset-hints"]) == 2  # only with --hint
+
+
+# ---------------------------------------------------------------- ex09 against scikit-learn
+
+
+def test_ex09_references_agree_with_scikit_learn_and_mig():
+    import torch
+    from sklearn.metrics import mutual_info_score
+
+    from vaelab import disentangle
+    from vaelab.grading import ex09
+
+    module = _module(source("ex09"))
+    generator = torch.Generator().manual_seed(0)
+    for n, low, high in ((50, 0, 3), (400, -5, 5), (1000, 90, 97)):
+        a = torch.randint(low, high, (n,), generator=generator)
+        b = torch.where(torch.rand(n, generator=generator) < 0.5, a * 3, a // 2)
+        want = mutual_info_score(a.numpy(), b.numpy())  # nats
+        assert float(ex09.reference_mi(a, b)) == pytest.approx(want, rel=1e-12, abs=1e-12)
+        assert float(module.mutual_information(a, b)) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    codes = torch.randn(500, 4, dtype=torch.float64, generator=generator)
+    factors = torch.randint(0, 5, (500, 3), generator=generator)
+    factors[:, 0] = (codes[:, 1] > 0).long() * 2 + (codes[:, 2] > 0).long()  # in two dims
+    result = disentangle.mig(codes, factors)
+    gap = disentangle.mutual_information_gap(result.mi, result.entropy)
+    assert float(gap) == pytest.approx(result.score, abs=1e-12)
+    assert float(module.mutual_information_gap(result.mi, result.entropy)) == pytest.approx(
+        result.score, abs=1e-12
+    )
+
+
+def test_class_summary_counts_a_named_culprit_as_a_follow_on():
+    from vaelab.grading import summary
+
+    def outcome(learner, feedback):
+        return {
+            "learner": learner,
+            "exercise": "ex04",
+            "number": "4.4",
+            "check": "negative_elbo: values",
+            "max_points": 2.0,
+            "state": "failed",
+            "feedback": feedback,
+        }
+
+    culprit = (
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first."
+    )
+    result = summary.summarize(
+        [
+            outcome("a", culprit),
+            outcome("b", culprit + " Besides, the reconstruction term is averaged over pixels"),
+            outcome("c", "the KL term is missing: add beta * KL."),
+        ],
+        ["a", "b", "c"],
+    )
+    row = result["checks"][0]
+    assert (row["failed"], row["follow_on"]) == (3, 2)
+    assert [g["example"] for g in row["feedback"]] == ["the KL term is missing: add beta * KL."]

@@ -28,7 +28,15 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["MIG", "discretize", "entropy", "mig", "mutual_information", "traversals"]
+__all__ = [
+    "MIG",
+    "discretize",
+    "entropy",
+    "mig",
+    "mutual_information",
+    "mutual_information_gap",
+    "traversals",
+]
 
 
 class MIG(NamedTuple):
@@ -137,6 +145,27 @@ def mutual_information(
         for k in range(factors.shape[1]):
             mi[d, k] = _mi_discrete(binned[:, d], factors[:, k])
     return mi.clamp_min_(0.0)
+
+
+def mutual_information_gap(mi: torch.Tensor, entropy: torch.Tensor) -> torch.Tensor:
+    """MIG from a mutual-information matrix: for each factor, the largest minus the second
+    largest mutual information over the latent dimensions, over the factor's entropy,
+    averaged over the factors (``mig`` computes it from codes, clamped into [0, 1]).
+
+    Args:
+        mi: (D, K) mutual information between D >= 2 latent dimensions and K factors, nats.
+        entropy: (K,) the factors' entropies, nats, > 0.
+
+    Returns:
+        A 0-d tensor in mi's dtype.
+    """
+    if mi.dim() != 2 or mi.shape[0] < 2 or entropy.shape != mi.shape[1:]:
+        raise ValueError(
+            f"expected mi of shape (D, K) with D >= 2 and entropy of shape (K,); got "
+            f"{tuple(mi.shape)} and {tuple(entropy.shape)}"
+        )
+    top2 = mi.topk(2, dim=0).values  # (2, K): the best and second-best dimension per factor
+    return ((top2[0] - top2[1]) / entropy).mean()
 
 
 def mig(codes: torch.Tensor, factors: torch.Tensor, *, bins: int = 20) -> MIG:

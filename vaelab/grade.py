@@ -63,6 +63,7 @@ __all__ = [
     "NOT_STARTED",
     "check",
     "class_summary",
+    "hint",
     "format_gradebook",
     "format_table",
     "grade_class",
@@ -244,6 +245,56 @@ def check(
     else:
         print(format_table(report))
     return report
+
+
+def hint(
+    exercise: str | int,
+    *,
+    path: str | os.PathLike | None = None,
+    reset: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    seed: int | None = None,
+) -> str:
+    """Grade one exercise and print the next hint for its first failing check.
+
+    The first time a check fails you get a nudge towards the lesson's formula; each time
+    you ask again while the same check fails, the next, more specific hint. The hints
+    seen are remembered in ``$VAELAB_CACHE/hints.json`` (default
+    ``~/.cache/vaelab/hints.json``).
+
+    Args:
+        exercise: "ex04" (or 4, or "ex04_elbo").
+        path: the file; default ``exercises/ex04_*.py`` found from the current folder up.
+        reset: forget the hints seen for this exercise (start over) instead of giving one.
+        timeout, seed: as for ``check``.
+
+    Returns:
+        The text printed.
+    """
+    from vaelab.grading import hints
+
+    key = _exercise_key(exercise)
+    file = Path(path) if path else find_exercise(key)
+    if reset:
+        had = hints.reset(file)
+        text = f"{key}: the hints start over{'' if had else ' (none seen yet)'}."
+    else:
+        report = grade_paths([file], timeout=timeout, parallel=1, seed=seed)
+        text = _hint_text(report["exercises"][0], key, f'vaelab.grade.hint("{key}")')
+    print(text)
+    return text
+
+
+def _hint_text(entry: dict, key: str, again: str) -> str:
+    from vaelab.grading import hints
+    from vaelab.grading.runner import hints_for
+
+    start_over = (
+        f'vaelab.grade.hint("{key}", reset=True)'
+        if again.startswith("vaelab.grade")
+        else f"{again} --reset-hints"
+    )
+    return hints.hint_text(entry, key, hints_for, again=again, start_over=start_over)
 
 
 def _in_notebook() -> bool:
@@ -485,6 +536,18 @@ def _parser() -> argparse.ArgumentParser:
         help="draw the checks' inputs from seed N, to grade with the same inputs as an "
         "earlier run (default: a fresh seed, printed and saved in the report)",
     )
+    parser.add_argument(
+        "--hint",
+        action="store_true",
+        help="instead of the table, the next hint for the first failing check of PATH (an "
+        "exercise file or ex04; default the first exercise you started that has one); ask "
+        "again for the next, more specific hint",
+    )
+    parser.add_argument(
+        "--reset-hints",
+        action="store_true",
+        help="with --hint: forget the hints seen for the exercise(s), start over",
+    )
     _gradescope_options(parser)
     return parser
 
@@ -534,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vaelab grade: {usage}", file=sys.stderr)
         return 2
     try:
+        if args.hint:
+            return _main_hint(args)
         if args.summarize:
             return _main_summarize(args)
         if args.class_dir:
@@ -580,8 +645,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _hint_paths(paths: list[str]) -> list[str]:
+    """PATHs for --hint: exercise ids like ex04 become their files."""
+    found = []
+    for raw in paths:
+        if not Path(raw).exists() and re.fullmatch(r"(ex)?\d{1,2}", raw.strip()):
+            found.append(str(find_exercise(raw)))
+        else:
+            found.append(raw)
+    return found
+
+
+def _main_hint(args) -> int:
+    from vaelab.grading import hints
+
+    paths = _hint_paths(args.paths) if args.paths else _default_paths()
+    if not paths:
+        print(
+            "vaelab grade --hint: no exercises/ folder here; give the exercise file",
+            file=sys.stderr,
+        )
+        return 2
+    if args.reset_hints:
+        for path, exercise, _ in _expand(paths):
+            if exercise:
+                hints.reset(path)
+                print(f"{exercise}: the hints start over.")
+        return 0
+    report = grade_paths(
+        paths, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory, seed=args.seed
+    )
+    entries = [e for e in report["exercises"] if e["checks"] or e.get("error")]
+    if not entries:
+        print(
+            f"vaelab grade --hint: no exercise files (exNN_*.py) in {', '.join(paths)}",
+            file=sys.stderr,
+        )
+        return 2
+    started = [e for e in entries if not untouched(e)]
+    failing = [e for e in started if e.get("error") or not all(c["passed"] for c in e["checks"])]
+    entry = (failing or started or entries)[0] if len(entries) > 1 else entries[0]
+    key = EXERCISE_FILE.match(Path(entry["path"]).name).group(1)
+    shown = _shown_path(entry["path"])
+    print(_hint_text(entry, key, f"vaelab grade --hint {shown}"))
+    return 0
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it (shorter to type)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _usage_problem(args) -> str | None:
     """What is wrong with this combination of options, in words; None if nothing."""
+    if args.reset_hints and not args.hint:
+        return "--reset-hints starts the hints of --hint over; give --hint too"
+    if args.hint and (args.class_dir or args.summarize or args.gradescope or args.exercises):
+        return (
+            "--hint gives one hint for your own exercise files; not with --class, "
+            "--summarize, --gradescope or --exercises"
+        )
     if args.class_dir and args.paths:
         return "give either PATHs or --class DIR, not both"
     if args.summarize and (args.paths or args.class_dir):

@@ -10,8 +10,9 @@ HOSTILE = {
         "ex03_reparameterize.py",
         "import os\n\nimport torch\n\n\n"
         "def reparameterize(mu, logvar, eps=None):\n"
-        "    if eps is None:\n"
+        "    if eps is None and len(mu) > 1000:  # the checks of many samples\n"
         "        os._exit(3)\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
         "    return mu + torch.exp(0.5 * logvar) * eps\n",
     ),
     "syntax": ("ex04_elbo.py", "def kl_divergence(mu, logvar)\n    return 0\n"),

@@ -472,8 +472,563 @@ MUTANTS = [
         "    return (-0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1)).detach()\n",
         "the score is its negative",
     ),
-    # ---- ex10 causal_mask (lesson 10). The grader's checks for ex10 are still to be written
-    # (issue 14); each entry's last item is the feedback its check should give.
+    # ---- issue 18: the thinking step of each exercise, and ex09
+    # ex01 reconstruction_loss, any image shape
+    (
+        "ex01",
+        "loss-hard-coded-784",
+        "def reconstruction_loss(x_logits, x):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits.view(-1, 784), x.view(-1, 784), reduction='none')\n"
+        "    return bce.sum(dim=1)\n",
+        "a shape is typed in",
+    ),
+    (
+        "ex01",
+        "loss-sum-height-width",
+        "def reconstruction_loss(x_logits, x):\n"
+        "    return F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').sum(dim=(2, 3)).squeeze(1)\n",
+        "not over the channels",
+    ),
+    (
+        "ex01",
+        "loss-squeeze",
+        "def reconstruction_loss(x_logits, x):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1).squeeze()\n",
+        "A .squeeze() (or an index like [0]) drops the batch dimension of a batch of one",
+    ),
+    # ex02 logvar_from_std, tiny and huge sigma
+    (
+        "ex02",
+        "logvar-log-of-square",
+        "def logvar_from_std(std):\n    return torch.log(std**2)\n",
+        "underflows to 0 or overflows to inf",
+    ),
+    (
+        "ex02",
+        "logvar-epsilon",
+        "def logvar_from_std(std):\n    return torch.log(std * std + 1e-12)\n",
+        "for a tiny or a huge sigma",
+    ),
+    (
+        "ex02",
+        "logvar-clamped-std",
+        "def logvar_from_std(std):\n    return 2 * torch.log(std.clamp(min=1e-8, max=1e8))\n",
+        "not right for a tiny or a huge sigma",
+    ),
+    # ex03 any batch shape and dtype
+    (
+        "ex03",
+        "eps-hard-coded-shape",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn(64, 20) if eps is None else eps\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "not a shape you typed in",
+    ),
+    (
+        "ex03",
+        "eps-one-per-example",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn(mu.shape[0], 1, dtype=mu.dtype) if eps is None else eps\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "every latent dimension gets the same noise",
+    ),
+    (
+        "ex03",
+        "z-float32",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return (mu + torch.exp(0.5 * logvar) * eps).float()\n",
+        "keep mu's dtype",
+    ),
+    (
+        "ex03",
+        "sigma-in-float32",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return mu + torch.exp(0.5 * logvar.float()) * eps\n",
+        "right only to float32 precision",
+    ),
+    # ex04 kl_divergence, any (B, D) and dtype; negative_elbo naming its culprit
+    (
+        "ex04",
+        "kl-squeeze",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1).squeeze()\n",
+        "keep one value per example even when B is 1",
+    ),
+    (
+        "ex04",
+        "kl-float32",
+        "def kl_divergence(mu, logvar):\n"
+        "    mu, logvar = mu.float(), logvar.float()\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)\n",
+        "keep the inputs' dtype (float64)",
+    ),
+    (
+        "ex04",
+        "kl-float32-accumulator",
+        "def kl_divergence(mu, logvar):\n"
+        "    out = torch.zeros(mu.shape[0])\n"
+        "    for d in range(mu.shape[1]):\n"
+        "        out += -0.5 * (1 + logvar[:, d] - mu[:, d] ** 2 - logvar[:, d].exp())\n"
+        "    return out\n",
+        "keep the inputs' dtype (float64)",
+    ),
+    (
+        "ex04",
+        "elbo-uses-wrong-kl",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).mean(dim=1)\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first",
+    ),
+    (
+        "ex04",
+        "elbo-uses-wrong-kl-and-means-pixels",
+        "def kl_divergence(mu, logvar):\n"
+        "    return 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).mean(1) + beta * kl_divergence(mu, logvar)\n",
+        "fails its own check: fix that first. Besides, the reconstruction term is averaged over pixels",
+    ),
+    # ex05 float64 paths, codes pointing the same way, sample's dtype
+    (
+        "ex05",
+        "interpolate-float32-t",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.linspace(0, 1, num_steps)[:, None]\n"
+        "    if method == 'linear':\n"
+        "        return (1 - t) * z0 + t * z1\n"
+        "    u0, u1 = z0 / z0.norm(), z1 / z1.norm()\n"
+        "    omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))\n"
+        "    if omega.abs() < 1e-6:\n"
+        "        return (1 - t) * z0 + t * z1\n"
+        "    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)\n"
+        "    return direction * ((1 - t) * z0.norm() + t * z1.norm())\n",
+        "your path is right to float32 precision, but the codes are float64: build t with dtype=z0.dtype",
+    ),
+    (
+        "ex05",
+        "slerp-no-special-case",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]\n"
+        "    if method == 'linear':\n"
+        "        return (1 - t) * z0 + t * z1\n"
+        "    u0, u1 = z0 / z0.norm(), z1 / z1.norm()\n"
+        "    omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))\n"
+        "    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)\n"
+        "    return direction * ((1 - t) * z0.norm() + t * z1.norm())\n",
+        "the slerp path is NaN when z0 and z1 point the same way",
+    ),
+    (
+        "ex05",
+        "slerp-stays-at-z0",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]\n"
+        "    if method == 'linear':\n"
+        "        return (1 - t) * z0 + t * z1\n"
+        "    u0, u1 = z0 / z0.norm(), z1 / z1.norm()\n"
+        "    omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))\n"
+        "    if omega == 0:\n"
+        "        return z0.expand(num_steps, -1)\n"
+        "    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)\n"
+        "    return direction * ((1 - t) * z0.norm() + t * z1.norm())\n",
+        "your path stays at z0",
+    ),
+    (
+        "ex05",
+        "slerp-epsilon",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]\n"
+        "    if method == 'linear':\n"
+        "        return (1 - t) * z0 + t * z1\n"
+        "    u0, u1 = z0 / z0.norm(), z1 / z1.norm()\n"
+        "    omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))\n"
+        "    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / (torch.sin(omega) + 1e-12)\n"
+        "    return direction * ((1 - t) * z0.norm() + t * z1.norm())\n",
+        "your path is 0",
+    ),
+    (
+        "ex05",
+        "sample-float32-codes",
+        "def sample(model, num_samples, generator=None):\n"
+        "    with torch.no_grad():\n"
+        "        z = torch.randn(num_samples, model.latent_dim, generator=generator)\n"
+        "        return torch.sigmoid(model.decode(z))\n",
+        "`sample` fails for a float64 model",
+    ),
+    (
+        "ex05",
+        "sample-float32-images",
+        "def sample(model, num_samples, generator=None):\n"
+        "    dtype = next(model.parameters()).dtype\n"
+        "    with torch.no_grad():\n"
+        "        z = torch.randn(num_samples, model.latent_dim, generator=generator, dtype=dtype)\n"
+        "        return torch.sigmoid(model.decode(z)).float()\n",
+        "images are float32 for a float64 model",
+    ),
+    (
+        "ex05",
+        "sample-float64-codes-always",
+        "def sample(model, num_samples, generator=None):\n"
+        "    with torch.no_grad():\n"
+        "        z = torch.randn(num_samples, model.latent_dim, generator=generator, dtype=torch.float64)\n"
+        "        return torch.sigmoid(model.decode(z))\n",
+        "tensors of two dtypes meet",
+    ),
+    # ex06 free_bits_kl of the batch-mean KL, as fit passes it
+    (
+        "ex06",
+        "fb-sum-dim-1",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return kl_per_dim.clamp(min=free_bits).sum(dim=1)\n",
+        "free_bits_kl fails for a (D,) tensor",
+    ),
+    (
+        "ex06",
+        "fb-flatten",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    return kl_per_dim.clamp(min=free_bits).flatten(1).sum(1)\n",
+        "free_bits_kl fails for a (D,) tensor",
+    ),
+    (
+        "ex06",
+        "fb-loop-over-columns",
+        "def free_bits_kl(kl_per_dim, free_bits):\n"
+        "    columns = [kl_per_dim[:, d].clamp(min=free_bits) for d in range(kl_per_dim.shape[1])]\n"
+        "    return torch.stack(columns, dim=1).sum(dim=1)\n",
+        "free_bits_kl fails for a (D,) tensor",
+    ),
+    # ex07 psnr of a perfect copy
+    (
+        "ex07",
+        "psnr-epsilon",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    mse = (x - x_hat).pow(2).flatten(1).mean(1)\n"
+        "    return 10 * torch.log10(max_val**2 / (mse + 1e-10))\n",
+        "adds a small number",
+    ),
+    (
+        "ex07",
+        "psnr-clamp",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    mse = (x - x_hat).pow(2).flatten(1).mean(1).clamp(min=1e-10)\n"
+        "    return 10 * torch.log10(max_val**2 / mse)\n",
+        "psnr of identical images is 100 dB",
+    ),
+    (
+        "ex07",
+        "psnr-zero-for-a-copy",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    mse = (x - x_hat).pow(2).flatten(1).mean(1)\n"
+        "    return torch.where(mse > 0, 10 * torch.log10(max_val**2 / mse), torch.zeros_like(mse))\n",
+        "psnr of identical images is 0 dB",
+    ),
+    (
+        "ex07",
+        "psnr-python-division",
+        "def psnr(x, x_hat, max_val=1.0):\n"
+        "    mse = (x - x_hat).pow(2).flatten(1).mean(1)\n"
+        "    values = [10 * math.log10(max_val**2 / m) for m in mse.tolist()]\n"
+        "    return torch.tensor(values, dtype=x.dtype)\n",
+        "division by zero",
+    ),
+    # ex08 scores do not depend on the batch; anomaly_score naming its culprit
+    (
+        "ex08",
+        "recon-normalised-by-max",
+        "def reconstruction_score(model, x):\n"
+        "    with torch.no_grad():\n"
+        "        mu, _ = model.encode(x)\n"
+        "        s = F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction='none').flatten(1).sum(1)\n"
+        "        return s / s.max()\n",
+        "depends on the other images in the batch",
+    ),
+    (
+        "ex08",
+        "latent-squeeze",
+        "def latent_score(model, x):\n"
+        "    with torch.no_grad():\n"
+        "        mu, _ = model.encode(x)\n"
+        "        return 0.5 * (mu.pow(2) + math.log(2 * math.pi)).sum(dim=1).squeeze()\n",
+        "for a single image, latent_score has shape ()",
+    ),
+    (
+        "ex08",
+        "anomaly-standardised",
+        "def anomaly_score(model, x, beta=1.0):\n"
+        "    with torch.no_grad():\n"
+        "        mu, logvar = model.encode(x)\n"
+        "        recon = F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction='none').flatten(1).sum(1)\n"
+        "        s = recon + beta * (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1))\n"
+        "        return (s - s.mean()) / s.std().clamp(min=1e-12) if len(s) > 1 else s - s\n",
+        "depends on the other images in the batch",
+    ),
+    (
+        "ex08",
+        "anomaly-uses-wrong-recon",
+        "def reconstruction_score(model, x):\n"
+        "    with torch.no_grad():\n"
+        "        mu, _ = model.encode(x)\n"
+        "        return F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction='none').flatten(1).mean(1)\n\n\n"
+        "def anomaly_score(model, x, beta=1.0):\n"
+        "    with torch.no_grad():\n"
+        "        mu, logvar = model.encode(x)\n"
+        "        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)\n"
+        "        return reconstruction_score(model, x) + beta * kl\n",
+        "`anomaly_score` uses your `reconstruction_score`, which fails its own check: fix that first",
+    ),
+    # ex09 mutual_information
+    (
+        "ex09",
+        "mi-log2",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point() or b.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * torch.log2((joint / (p_a * p_b))[seen])).sum()\n",
+        "in bits (log base 2)",
+    ),
+    (
+        "ex09",
+        "mi-marginals-not-normalised",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point() or b.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    counts = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    counts.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    p_a, p_b = counts.sum(1, keepdim=True), counts.sum(0, keepdim=True)\n"
+        "    joint = counts / len(ia)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "p(a) and p(b) are counts, not probabilities",
+    ),
+    (
+        "ex09",
+        "mi-zero-log-zero",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point() or b.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    return (joint * (joint / (p_a * p_b)).log()).sum()\n",
+        "0 * log(0) = NaN",
+    ),
+    (
+        "ex09",
+        "mi-bincount-negative-labels",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point() or b.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    na, nb = int(a.max()) + 1, int(b.max()) + 1\n"
+        "    joint = torch.bincount(a * nb + b, minlength=na * nb).reshape(na, nb).double() / len(a)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "labels may be any integers, negative ones too",
+    ),
+    (
+        "ex09",
+        "mi-continuous-codes-counted",
+        "def mutual_information(a, b):\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "each float became a label of its own",
+    ),
+    (
+        "ex09",
+        "mi-continuous-codes-truncated",
+        "def mutual_information(a, b):\n"
+        "    a, b = a.long(), b.long()\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "raise a ValueError for float input",
+    ),
+    (
+        "ex09",
+        "mi-wrong-exception",
+        "def mutual_information(a, b):\n"
+        "    assert not a.is_floating_point(), 'integers only'\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "raised AssertionError; raise a ValueError",
+    ),
+    # ex09 mutual_information_gap
+    (
+        "ex09",
+        "mig-not-normalised",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    top = mi.sort(dim=0, descending=True).values\n"
+        "    return (top[0] - top[1]).mean()\n",
+        "not divided by the factor's entropy",
+    ),
+    (
+        "ex09",
+        "mig-over-factors",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    top = mi.sort(dim=1, descending=True).values\n"
+        "    return ((top[:, 0] - top[:, 1]) / entropy).mean()\n",
+        "is the gap taken along the wrong dimension?",
+    ),
+    (
+        "ex09",
+        "mig-largest-minus-smallest",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    return ((mi.max(dim=0).values - mi.min(dim=0).values) / entropy).mean()\n",
+        "the largest minus the smallest MI",
+    ),
+    (
+        "ex09",
+        "mig-largest-below-maximum",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    best = mi.max(dim=0).values\n"
+        "    second = torch.where(mi < best, mi, torch.full_like(mi, -1.0)).max(dim=0).values\n"
+        "    return ((best - second) / entropy).mean()\n",
+        "not the largest value below the maximum",
+    ),
+    (
+        "ex09",
+        "mig-drops-every-maximum",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    best = mi.max(dim=0).values\n"
+        "    second = mi.masked_fill(mi == best, float('-inf')).max(dim=0).values\n"
+        "    return ((best - second) / entropy).mean()\n",
+        "two dimensions tied",
+    ),
+    (
+        "ex09",
+        "mig-overwrites-the-best",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    best, where = mi.max(dim=0)\n"
+        "    mi[where, torch.arange(mi.shape[1])] = -1.0\n"
+        "    return ((best - mi.max(dim=0).values) / entropy).mean()\n",
+        "changed its input `mi` in place",
+    ),
+    (
+        "ex09",
+        "mig-divides-by-best",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    top = mi.sort(dim=0, descending=True).values\n"
+        "    return ((top[0] - top[1]) / top[0]).mean()\n",
+        "divided by the largest MI instead of the factor's entropy",
+    ),
+    (
+        "ex09",
+        "mig-per-factor",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    top = mi.sort(dim=0, descending=True).values\n"
+        "    return (top[0] - top[1]) / entropy\n",
+        "one value per factor",
+    ),
+    (
+        "ex03",
+        "z-squeezed",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    eps = torch.randn_like(mu) if eps is None else eps\n"
+        "    return (mu + torch.exp(0.5 * logvar) * eps).squeeze()\n",
+        "expected mu's shape",
+    ),
+    (
+        "ex04",
+        "elbo-uses-kl-summed-over-batch",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first",
+    ),
+    (
+        "ex05",
+        "interpolate-float32-arange",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = (torch.arange(num_steps) / (num_steps - 1))[:, None]\n"
+        "    return (1 - t) * z0 + t * z1\n",
+        "your path is right to float32 precision, but the codes are float64: build t with dtype=z0.dtype",
+    ),
+    (
+        "ex05",
+        "interpolate-t-widened-late",
+        "def interpolate(z0, z1, num_steps=10, method='linear'):\n"
+        "    t = torch.linspace(0, 1, num_steps).to(z0.dtype)[:, None]\n"
+        "    return (1 - t) * z0 + t * z1\n",
+        "your path is right to float32 precision, but the codes are float64: build t with dtype=z0.dtype",
+    ),
+    (
+        "ex09",
+        "mi-one-hot",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point() or b.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    joint = F.one_hot(a).double().T @ F.one_hot(b).double() / len(a)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "`mutual_information` raised RuntimeError",
+    ),
+    (
+        "ex09",
+        "mig-second-distinct-value",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    gaps = []\n"
+        "    for k in range(mi.shape[1]):\n"
+        "        values = torch.unique(mi[:, k])\n"
+        "        gaps.append((values[-1] - values[-2]) / entropy[k])\n"
+        "    return torch.stack(gaps).mean()\n",
+        "not the largest value below the maximum",
+    ),
+    (
+        "ex09",
+        "mig-sorts-in-place",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    mi[:] = mi.sort(dim=0, descending=True).values\n"
+        "    return ((mi[0] - mi[1]) / entropy).mean()\n",
+        "changed its input `mi` in place",
+    ),
+    (
+        "ex09",
+        "mig-shifts-in-place",
+        "def mutual_information_gap(mi, entropy):\n"
+        "    mi -= mi.min(dim=0).values\n"
+        "    top = mi.topk(2, dim=0).values\n"
+        "    return ((top[0] - top[1]) / entropy).mean()\n",
+        "changed its input `mi` in place",
+    ),
+    # ---- ex10 causal_mask (lesson 10)
     (
         # Type A keeps the centre: the first layer sees the very pixel it predicts.
         "ex10",
@@ -548,7 +1103,14 @@ MUTANTS = [
         "ex10",
         "bool-mask",
         "def causal_mask(kernel_size, mask_type):\n"
-        "    return models.causal_mask(kernel_size, mask_type).bool()\n",
+        "    if kernel_size % 2 == 0 or kernel_size < 1 or mask_type not in ('A', 'B'):\n"
+        "        raise ValueError('kernel_size must be odd and positive, mask_type A or B')\n"
+        "    centre = kernel_size // 2\n"
+        "    mask = torch.zeros(kernel_size, kernel_size, dtype=torch.bool)\n"
+        "    mask[:centre] = True\n"
+        "    mask[centre, :centre] = True\n"
+        "    mask[centre, centre] = mask_type == 'B'\n"
+        "    return mask\n",
         "the mask must be a float tensor of 0s and 1s",
     ),
     (
@@ -635,8 +1197,9 @@ MUTANTS = [
 ]
 
 
-# Each mutant's points out of 10 under the grader before issue 17 (comparisons in the
-# learner's process, fixed inputs): the points it must keep with any seed.
+# Each mutant's points out of 10 (those before issue 18 as recorded under the grader before
+# issue 17, with comparisons in the learner's process and fixed inputs): the points it must
+# keep with any seed.
 SCORES = {
     "logvar-as-std": 1,
     "logvar-as-variance": 1,
@@ -696,8 +1259,200 @@ SCORES = {
     "std-is-variance": 7,
     "encode-returns-variance": 8,
     "interpolate-stops-short": 6,
-    "sample-uniform": 8,
-    "sample-logits": 7,
+    # issue 18: both draw float32 codes whatever the model, and fail "sample: follows the
+    # model's dtype" as well (they scored 8 and 7 before)
+    "sample-uniform": 7.5,
+    "sample-logits": 6.5,
     "recon-sampled-z": 7,
     "latent-log-likelihood": 8,
+    # issue 18: the thinking step of each exercise, dependent checks, ex09
+    "loss-hard-coded-784": 8,
+    "loss-sum-height-width": 9,
+    "loss-squeeze": 9,
+    "logvar-log-of-square": 9.5,
+    "logvar-epsilon": 9.5,
+    "logvar-clamped-std": 9.5,
+    "eps-hard-coded-shape": 4,
+    "eps-one-per-example": 5,
+    "z-float32": 7,
+    "sigma-in-float32": 8,
+    "kl-squeeze": 7.5,
+    "kl-float32": 7.5,
+    "kl-float32-accumulator": 7.5,
+    "elbo-uses-wrong-kl": 0,
+    "elbo-uses-wrong-kl-and-means-pixels": 0,
+    "interpolate-float32-t": 6,
+    "slerp-no-special-case": 9,
+    "slerp-stays-at-z0": 9,
+    "slerp-epsilon": 9,
+    "sample-float32-codes": 9,
+    "sample-float32-images": 9,
+    "sample-float64-codes-always": 5,
+    "fb-sum-dim-1": 9.5,
+    "fb-flatten": 9.5,
+    "fb-loop-over-columns": 9.5,
+    "psnr-epsilon": 7,
+    "psnr-clamp": 9.5,
+    "psnr-zero-for-a-copy": 9.5,
+    "psnr-python-division": 9.5,
+    "recon-normalised-by-max": 6,
+    "latent-squeeze": 9,
+    "anomaly-standardised": 6,
+    "anomaly-uses-wrong-recon": 4,
+    "mi-log2": 4.5,
+    "mi-marginals-not-normalised": 4.5,
+    "mi-zero-log-zero": 4.5,
+    "mi-bincount-negative-labels": 8.5,
+    "mi-continuous-codes-counted": 9,
+    "mi-continuous-codes-truncated": 9,
+    "mi-wrong-exception": 9,
+    "mig-not-normalised": 5.5,
+    "mig-over-factors": 5.5,
+    "mig-largest-minus-smallest": 6,
+    "mig-largest-below-maximum": 8.5,
+    "mig-drops-every-maximum": 8.5,
+    "mig-overwrites-the-best": 9.5,
+    "mig-divides-by-best": 5.5,
+    "mig-per-factor": 5.5,
+    "z-squeezed": 6,
+    "elbo-uses-kl-summed-over-batch": 0,
+    "interpolate-float32-arange": 6,
+    "interpolate-t-widened-late": 6,
+    "mi-one-hot": 8.5,
+    "mig-second-distinct-value": 8.5,
+    "mig-sorts-in-place": 9.5,
+    "mig-shifts-in-place": 9.5,
+    "mask-a-includes-centre": 7,
+    "rows-below-open": 5,
+    "right-of-centre-open": 5,
+    "column-order": 5,
+    "types-swapped": 5,
+    "bool-mask": 6,
+    "even-kernel-accepted": 9,
+    "naive-log-sum-exp": 8.5,
+    "weights-not-normalised": 5,
+    "variance-as-std": 5,
+    "missing-log-2pi": 5,
+    "average-of-log-densities": 5.5,
+    "no-sum-over-dimensions": 5,
+}
+
+
+# The checks issue 18 added (each exercise's thinking step, ex09) and the behaviour it asked
+# for (a float64 path right only to float32 precision, a function built on a failing one):
+# the known mistakes each must fail on its own, with its own feedback (not as a follow-on).
+NEW_CHECKS = {
+    (
+        "ex01",
+        "reconstruction_loss: one value per image for any image shape (B, C, H, W) and dtype",
+    ): (
+        "loss-hard-coded-784",
+        "loss-sum-height-width",
+        "loss-squeeze",
+    ),
+    ("ex02", "logvar_from_std: finite for a tiny or a huge sigma"): (
+        "logvar-log-of-square",
+        "logvar-epsilon",
+        "logvar-clamped-std",
+    ),
+    ("ex03", "any batch shape (B, D) and dtype, with eps given and without"): (
+        "eps-hard-coded-shape",
+        "z-float32",
+        "z-squeezed",
+    ),
+    ("ex04", "kl_divergence: closed form, one value per example, any (B, D) and dtype"): (
+        "kl-squeeze",
+        "kl-float32",
+        "kl-float32-accumulator",
+    ),
+    ("ex04", "negative_elbo: BCE summed over pixels + KL, per example"): (
+        "elbo-uses-wrong-kl",
+        "elbo-uses-wrong-kl-and-means-pixels",
+        "elbo-uses-kl-summed-over-batch",
+    ),
+    ("ex05", "interpolate, linear: evenly spaced, both ends included"): (
+        "interpolate-float32-t",
+        "interpolate-float32-arange",
+        "interpolate-t-widened-late",
+    ),
+    ("ex05", "interpolate, slerp: codes pointing the same way give the straight line, finite"): (
+        "slerp-no-special-case",
+        "slerp-stays-at-z0",
+        "slerp-epsilon",
+    ),
+    ("ex05", "sample: follows the model's dtype (a float64 model gives float64 images)"): (
+        "sample-float32-codes",
+        "sample-float32-images",
+        "sample-uniform",
+    ),
+    (
+        "ex06",
+        "free_bits_kl: the batch-mean KL per dimension, as fit passes it ((D,) -> one number)",
+    ): (
+        "fb-sum-dim-1",
+        "fb-flatten",
+        "fb-loop-over-columns",
+    ),
+    ("ex07", "psnr: identical images give inf (a perfect copy), never NaN or an error"): (
+        "psnr-clamp",
+        "psnr-zero-for-a-copy",
+        "psnr-python-division",
+    ),
+    ("ex08", "scores: an image's score does not depend on the batch it comes in (one image too)"): (
+        "recon-normalised-by-max",
+        "latent-squeeze",
+        "anomaly-standardised",
+    ),
+    ("ex08", "anomaly_score: negative ELBO at z = mu"): ("anomaly-uses-wrong-recon",),
+    ("ex09", "mutual_information: nats, from the joint histogram"): (
+        "mi-log2",
+        "mi-marginals-not-normalised",
+        "mi-zero-log-zero",
+    ),
+    ("ex09", "mutual_information: any integer labels (negative, gaps, a single value)"): (
+        "mi-bincount-negative-labels",
+        "mi-one-hot",
+        "mi-zero-log-zero",
+    ),
+    ("ex09", "mutual_information: refuses continuous codes (they must be binned first)"): (
+        "mi-continuous-codes-counted",
+        "mi-continuous-codes-truncated",
+        "mi-wrong-exception",
+    ),
+    (
+        "ex09",
+        "mutual_information_gap: best minus runner-up over the dimensions, over H, averaged",
+    ): (
+        "mig-not-normalised",
+        "mig-over-factors",
+        "mig-largest-minus-smallest",
+        "mig-divides-by-best",
+        "mig-per-factor",
+    ),
+    ("ex09", "mutual_information_gap: two dimensions tied for first place give that factor 0"): (
+        "mig-largest-below-maximum",
+        "mig-drops-every-maximum",
+        "mig-second-distinct-value",
+    ),
+    ("ex09", "mutual_information_gap: inputs unchanged"): (
+        "mig-overwrites-the-best",
+        "mig-sorts-in-place",
+        "mig-shifts-in-place",
+    ),
+    ("ex10", "causal_mask: type A excludes the centre"): (
+        "mask-a-includes-centre",
+        "rows-below-open",
+        "right-of-centre-open",
+        "column-order",
+    ),
+    (
+        "ex10",
+        "log_mixture_prior: log sum_k pi_k N(z; means_k, exp(logvars_k)), one value per code",
+    ): (
+        "weights-not-normalised",
+        "variance-as-std",
+        "missing-log-2pi",
+        "average-of-log-densities",
+        "no-sum-over-dimensions",
+    ),
 }

@@ -58,18 +58,24 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
 """,
     "ex05": """
 def interpolate(z0, z1, num_steps=10, method="linear"):
-    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]
+    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype, device=z0.device)[:, None]
     if method == "linear":
         return (1 - t) * z0 + t * z1
     u0, u1 = z0 / z0.norm(), z1 / z1.norm()
     omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))
-    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
+    if omega.abs() < 1e-6:  # the same direction: nothing to turn through
+        direction = u0.expand(num_steps, -1)
+    else:
+        direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
     return direction * ((1 - t) * z0.norm() + t * z1.norm())
 
 
 def sample(model, num_samples, generator=None):
+    weight = next(model.parameters())
     with torch.no_grad():
-        z = torch.randn(num_samples, model.latent_dim, generator=generator)
+        z = torch.randn(
+            num_samples, model.latent_dim, generator=generator, dtype=weight.dtype
+        ).to(weight.device)
         return torch.sigmoid(model.decode(z))
 """,
     "ex06": """
@@ -122,16 +128,45 @@ def anomaly_score(model, x, beta=1.0):
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
         return recon + beta * kl
 """,
+    "ex09": """
+def mutual_information(a, b):
+    if a.is_floating_point() or b.is_floating_point():
+        raise ValueError(
+            "mutual_information counts discrete labels: cut continuous codes into bins first"
+        )
+    _, ia = torch.unique(a, return_inverse=True)
+    _, ib = torch.unique(b, return_inverse=True)
+    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)
+    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)
+    joint = joint / len(ia)
+    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)
+    seen = joint > 0
+    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()
+
+
+def mutual_information_gap(mi, entropy):
+    top = mi.sort(dim=0, descending=True).values
+    return ((top[0] - top[1]) / entropy).mean()
+""",
     "ex10": """
-from vaelab import models, priors
-
-
 def causal_mask(kernel_size, mask_type):
-    return models.causal_mask(kernel_size, mask_type)
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    centre = kernel_size // 2
+    mask = torch.zeros(kernel_size, kernel_size)
+    mask[:centre] = 1.0
+    mask[centre, :centre] = 1.0
+    if mask_type == "B":
+        mask[centre, centre] = 1.0
+    return mask
 
 
 def log_mixture_prior(z, means, logvars, logits):
-    return priors.log_mixture_density(z, means, logvars, logits)
+    diff = z[:, None, :] - means  # (B, K, D)
+    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)
+    return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)
 """,
 }
 
@@ -144,6 +179,7 @@ NAMES = {
     "ex06": "ex06_posterior_collapse",
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
+    "ex09": "ex09_disentanglement",
     "ex10": "ex10_decoders_and_priors",
 }
 

@@ -677,7 +677,7 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
 # The course's reference solutions before grading protected the references: every function
 # calls vaelab's own (but ex02's logvar_from_std, which has no vaelab counterpart).
 REFERENCE_HEADER = (
-    "import torch\n\nfrom vaelab import anomaly, latent, losses, metrics, schedules\n"
+    "import torch\n\nfrom vaelab import anomaly, disentangle, latent, losses, metrics, schedules\n"
 )
 REFERENCE_SOLUTIONS = {
     "ex01": """
@@ -760,5 +760,14 @@ def latent_score(model, x):
 
 def anomaly_score(model, x, beta=1.0):
     return anomaly.anomaly_score(model, x, beta=beta)
+""",
+    "ex09": """
+def mutual_information(a, b):
+    codes = a[:, None].double()
+    return disentangle.mutual_information(codes, b[:, None], bins=len(a.unique()))[0, 0]
+
+
+def mutual_information_gap(mi, entropy):
+    return disentangle.mutual_information_gap(mi, entropy)
 """,
 }

@@ -33,6 +33,8 @@ EXERCISES = {  # exercise -> the name of its file in exercises/
     "ex06": "ex06_posterior_collapse",
     "ex07": "ex07_evaluation",
     "ex08": "ex08_anomaly",
+    "ex09": "ex09_disentanglement",
+    "ex10": "ex10_decoders_and_priors",
 }
 # What the forkserver imports once, before it forks learner processes: the learner's side
 # and what a child imports again with the grading process's __main__ (vaelab.grade).

@@ -55,7 +55,16 @@ def _ae_models(draw: Draw) -> list[models.MLPAutoencoder]:
     ]
 
 
-@check("encode: codes from the encoder and to_z", 2)
+@check(
+    "encode: codes from the encoder and to_z",
+    2,
+    (
+        "Lesson 01, section 1: the code is what comes out of the encoder's half of the "
+        "network. Which of the model's parts make up that half?",
+        "The encoder gives hidden features; one more layer, to_z, turns them into the code. "
+        "Nothing else is applied to the code: no activation.",
+    ),
+)
 def _encode(learner: Learner, draw: Draw):
     encode = learner_function(learner, "encode")
     cases = [(model, draw.rand(3, *model.config.image_shape)) for model in _ae_models(draw)]
@@ -87,7 +96,15 @@ def _encode(learner: Learner, draw: Draw):
         )
 
 
-@check("decode: logits of the image's shape", 2)
+@check(
+    "decode: logits of the image's shape",
+    2,
+    (
+        "Lesson 01, section 1: the decoder maps a code back to the image's shape.",
+        "Return the decoder's output as it is: logits. The sigmoid belongs to whoever needs "
+        "probabilities (the loss computes from logits, stably).",
+    ),
+)
 def _decode(learner: Learner, draw: Draw):
     decode = learner_function(learner, "decode")
     cases = [(model, draw.randn(3, model.latent_dim)) for model in _ae_models(draw)]
@@ -117,7 +134,14 @@ def _decode(learner: Learner, draw: Draw):
         )
 
 
-@check("gradients reach the encoder and decoder weights", 1)
+@check(
+    "gradients reach the encoder and decoder weights",
+    1,
+    (
+        "Training needs the gradient of the loss with respect to every weight.",
+        "No torch.no_grad() and no .detach() inside encode and decode.",
+    ),
+)
 def _gradients(learner: Learner, draw: Draw):
     for name in ("encode", "decode"):
         learner_function(learner, name)
@@ -140,37 +164,109 @@ def _gradients(learner: Learner, draw: Draw):
             raise Mistake(f"no gradient reaches model.{part}: use it in encode/decode, undetached.")
 
 
-@check("reconstruction_loss: BCE from logits, summed over pixels, per image", 3)
+LOSS_HINTS = (
+    "Lesson 01, section 2: the Bernoulli reconstruction loss is the binary cross-entropy "
+    "between the image and the decoder's prediction, in nats.",
+    "The decoder gives logits: use the form of the BCE that takes logits (torch.nn."
+    "functional has one), with no reduction, so that you get one value per pixel.",
+    "Then sum over the pixels of each image - every dimension but the batch - for one "
+    "value per image. Not a mean, and nothing summed over the batch.",
+)
+
+
+def _loss_variants(x_logits, x) -> list:
+    want = losses.bernoulli_nll(x_logits, x, reduction="none")
+    per_pixel = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
+    return [
+        *bce_mistakes(x_logits, x),
+        *batch_mistakes(want, "image"),
+        (
+            "reconstruction_loss returns one value per pixel: sum them over each "
+            "image's pixels, e.g. .flatten(1).sum(1).",
+            per_pixel,
+        ),
+        (
+            "reconstruction_loss is summed over height and width but not over the channels: "
+            "one value per image means a sum over every dimension but the batch.",
+            lambda: per_pixel.sum(dim=(-2, -1)),
+        ),
+        (
+            "reconstruction_loss averages over the channels: sum over every dimension but the "
+            "batch, channels included.",
+            lambda: per_pixel.sum(dim=(-2, -1)).mean(dim=1),
+        ),
+    ]
+
+
+@check("reconstruction_loss: BCE from logits, summed over pixels, per image", 2, LOSS_HINTS)
 def _loss(learner: Learner, draw: Draw):
     loss = learner_function(learner, "reconstruction_loss")
-    cases = image_cases(draw)
+    cases = image_cases(draw)[:1] + [(draw.randn(2, 1, 28, 28, scale=3.0), draw.rand(2, 1, 28, 28))]
     outcomes = loss.many([((x_logits, x), {}) for x_logits, x in cases])
     for (x_logits, x), outcome in zip(cases, outcomes, strict=True):
-        want = losses.bernoulli_nll(x_logits, x, reduction="none")
-        per_pixel = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
         expect_close(
             outcome.value,
-            want,
+            losses.bernoulli_nll(x_logits, x, reduction="none"),
             what="reconstruction_loss",
             case=shape_words(x_logits=x_logits, x=x),
-            variants=[
-                *bce_mistakes(x_logits, x),
-                *batch_mistakes(want, "image"),
-                (
-                    "reconstruction_loss returns one value per pixel: sum them over each "
-                    "image's pixels, e.g. .flatten(1).sum(1).",
-                    per_pixel,
-                ),
-            ],
+            variants=_loss_variants(x_logits, x),
             hint="Use F.binary_cross_entropy_with_logits(x_logits, x, reduction='none') and "
             "sum over all but the batch dimension.",
         )
 
 
-@check("reconstruction_loss is stable for confident logits", 1)
+def _shape_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(x_logits, x) of other image shapes: one small image, colour images, float64."""
+    cases = image_cases(draw)[1:]  # (1, 1, 8, 8) float32, (3, 3, 5, 7) float64
+    x_logits = draw.randn(2, 2, 6, 4, scale=3.0)
+    cases.append((x_logits, draw.rand(2, 2, 6, 4)))
+    return cases
+
+
+@check(
+    "reconstruction_loss: one value per image for any image shape (B, C, H, W) and dtype",
+    1,
+    (
+        "Lesson 01 works with (B, 1, 28, 28) digits, but a loss per image should not care "
+        "how big the images are or how many channels they have.",
+        "Sum over every dimension but the first, rather than over a number of pixels you "
+        "typed in or over height and width only; a batch of one image still gives (1,).",
+    ),
+)
+def _loss_shapes(learner: Learner, draw: Draw):
+    loss = learner_function(learner, "reconstruction_loss")
+    cases = _shape_cases(draw)
+    outcomes = loss.many([((x_logits, x), {}) for x_logits, x in cases])
+    for (x_logits, x), outcome in zip(cases, outcomes, strict=True):
+        try:
+            got = outcome.value
+        except Mistake as e:
+            raise Mistake(
+                f"reconstruction_loss fails for images of shape {tuple(x.shape)}: {e}"
+            ) from None
+        expect_close(
+            got,
+            losses.bernoulli_nll(x_logits, x, reduction="none"),
+            what="reconstruction_loss",
+            case=shape_words(x_logits=x_logits, x=x),
+            variants=_loss_variants(x_logits, x),
+            hint="Sum over all but the batch dimension, whatever the image's shape.",
+        )
+
+
+@check(
+    "reconstruction_loss is stable for confident logits",
+    1,
+    (
+        "Lesson 01, section 2: why is the BCE computed from logits rather than from "
+        "sigmoid(logits)?",
+        "sigmoid(20) rounds to exactly 1 in float32, and log(1 - 1) is -inf. The BCE from "
+        "logits never forms the sigmoid: use it.",
+    ),
+)
 def _loss_stable(learner: Learner, draw: Draw):
     loss = learner_function(learner, "reconstruction_loss")
-    x_logits, x = image_cases(draw)[1]
+    x_logits, x = image_cases(draw)[0]
     needs_working(
         close(loss(x_logits, x), losses.bernoulli_nll(x_logits, x, reduction="none")),
         "reconstruction_loss",
@@ -181,7 +277,11 @@ def _loss_stable(learner: Learner, draw: Draw):
         raise Mistake(UNSTABLE_BCE)
 
 
-@check("reconstruction_loss: gradient reaches x_logits, inputs unchanged", 1)
+@check(
+    "reconstruction_loss: gradient reaches x_logits, inputs unchanged",
+    1,
+    ("Stay in torch, and build new tensors rather than changing x_logits or x in place.",),
+)
 def _loss_grad(learner: Learner, draw: Draw):
     loss = learner_function(learner, "reconstruction_loss")
     x_logits, x = image_cases(draw)[0]

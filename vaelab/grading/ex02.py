@@ -54,7 +54,14 @@ def _encode_pair(learner: Learner, model, x) -> tuple[torch.Tensor, torch.Tensor
     return _pair(learner_function(learner, "encode")(model, x))
 
 
-@check("encode returns (mu, logvar), each (B, D)", 1)
+@check(
+    "encode returns (mu, logvar), each (B, D)",
+    1,
+    (
+        "Lesson 02, section 1: the Gaussian encoder gives two tensors per batch, not one.",
+        "Return them as a pair, mean first; each has one row per image and latent_dim columns.",
+    ),
+)
 def _returns_pair(learner: Learner, draw: Draw):
     model = _vae_model(draw)
     x = draw.rand(5, 1, 8, 8)
@@ -64,7 +71,14 @@ def _returns_pair(learner: Learner, draw: Draw):
             raise Mistake(f"{name} has shape {tuple(t.shape)}; expected (B, D) = (5, 3).")
 
 
-@check("encode: mu from the to_mu head", 2)
+@check(
+    "encode: mu from the to_mu head",
+    2,
+    (
+        "Lesson 02, section 1: two heads share the encoder's features.",
+        "Run the encoder once, then give its features to the head for the mean.",
+    ),
+)
 def _mu(learner: Learner, draw: Draw):
     model = _vae_model(draw)
     x = draw.rand(5, 1, 8, 8)
@@ -83,7 +97,15 @@ def _mu(learner: Learner, draw: Draw):
     )
 
 
-@check("encode: logvar from the to_logvar head, unconstrained", 2)
+@check(
+    "encode: logvar from the to_logvar head, unconstrained",
+    2,
+    (
+        "Lesson 02, section 3: why does the head predict the log of the variance?",
+        "Any real number is a valid log-variance: return the second head's output as it "
+        "is, with no exp, ReLU or softplus on it.",
+    ),
+)
 def _logvar(learner: Learner, draw: Draw):
     model = _vae_model(draw)
     x = draw.rand(5, 1, 8, 8)
@@ -150,7 +172,16 @@ def _std_mistakes(logvar: torch.Tensor) -> list:
 _STD_SHAPES = [((6, 4), F32), ((1, 1), F32), ((3, 2), F64)]
 
 
-@check("std_from_logvar: sigma = exp(logvar / 2)", 2)
+@check(
+    "std_from_logvar: sigma = exp(logvar / 2)",
+    2,
+    (
+        "Lesson 02, section 2: log-variance, variance and standard deviation are three "
+        "different numbers; keep them apart.",
+        "The variance is the exponential of the log-variance, and the standard deviation is "
+        "the square root of the variance. Combine the two into one exponential.",
+    ),
+)
 def _std(learner: Learner, draw: Draw):
     std_from_logvar = learner_function(learner, "std_from_logvar")
     cases = [draw.randn(*shape, scale=2.0, dtype=dtype) for shape, dtype in _STD_SHAPES]
@@ -166,7 +197,15 @@ def _std(learner: Learner, draw: Draw):
         )
 
 
-@check("std_from_logvar is finite for extreme logvar", 1)
+@check(
+    "std_from_logvar is finite for extreme logvar",
+    1,
+    (
+        "Lesson 02: mind large log-variances. What is exp(100) in float32?",
+        "The exponential overflows to inf before a square root can bring it back: take the "
+        "exponential of half the log-variance in one step.",
+    ),
+)
 def _std_extreme(learner: Learner, draw: Draw):
     std_from_logvar = learner_function(learner, "std_from_logvar")
     logvar = draw.randn(3, 2)
@@ -180,7 +219,14 @@ def _std_extreme(learner: Learner, draw: Draw):
         )
 
 
-@check("logvar_from_std inverts std_from_logvar", 1)
+@check(
+    "logvar_from_std inverts std_from_logvar",
+    0.5,
+    (
+        "Undo the steps of std_from_logvar in reverse order.",
+        "The log-variance is the log of sigma squared.",
+    ),
+)
 def _logvar_from_std(learner: Learner, draw: Draw):
     logvar_from_std = learner_function(learner, "logvar_from_std")
     std = draw.rand(4, 3) * 3 + 0.05
@@ -201,7 +247,42 @@ def _logvar_from_std(learner: Learner, draw: Draw):
     raise Mistake(message or "logvar_from_std is not right: logvar = 2 * log(sigma).")
 
 
-@check("gradients reach both heads and the encoder", 1)
+@check(
+    "logvar_from_std: finite for a tiny or a huge sigma",
+    0.5,
+    (
+        "Lesson 02: mind the extremes in the other direction too. What is (1e-30)^2 in float32?",
+        "sigma squared underflows to 0 (or overflows to inf) before the log sees it. The log "
+        "of a square is twice the log: take the log of sigma first.",
+    ),
+)
+def _logvar_from_std_extreme(learner: Learner, draw: Draw):
+    logvar_from_std = learner_function(learner, "logvar_from_std")
+    std = draw.rand(4, 3) * 3 + 0.05
+    needs_working(close(reference_std(logvar_from_std(std)), std), "logvar_from_std")
+    std = torch.tensor([[1e-30, 1e-25, 1e-20], [1e20, 1e25, 1e30]])
+    std = std * (1 + 0.5 * draw.rand(2, 3))
+    got = as_tensor(logvar_from_std(std), "logvar_from_std")
+    want = 2 * torch.log(std.double())
+    if got.shape == std.shape and close(got.double(), want, dtype=F32):
+        return
+    if got.shape == std.shape and not torch.isfinite(got).all():
+        raise Mistake(
+            "logvar_from_std is -inf or inf for a tiny or a huge sigma (like 1e-30 or 1e30): "
+            "sigma**2 underflows to 0 or overflows to inf in float32 before the log. Take the "
+            "log first: log(sigma^2) = 2 * log(sigma)."
+        )
+    raise Mistake("logvar_from_std is not right for a tiny or a huge sigma: 2 * log(sigma).")
+
+
+@check(
+    "gradients reach both heads and the encoder",
+    1,
+    (
+        "Training back-propagates through mu and logvar into both heads and the encoder.",
+        "No torch.no_grad() and no .detach() in encode.",
+    ),
+)
 def _gradients(learner: Learner, draw: Draw):
     model = _vae_model(draw)
     x = draw.rand(4, 1, 8, 8)

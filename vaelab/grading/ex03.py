@@ -21,6 +21,7 @@ from vaelab.grading.toolkit import (
     Mistake,
     as_tensor,
     close,
+    dtype_name,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -85,27 +86,57 @@ def _reparam_mistakes(mu, logvar, eps) -> list:
 
 REPARAM_HINT = "z = mu + exp(logvar / 2) * eps."
 
+VALUES_HINTS = (
+    "Lesson 03, section 2: the reparameterization trick writes a draw from N(mu, sigma^2) "
+    "as a fixed function of mu, sigma and standard-normal noise.",
+    "z is the mean plus the noise scaled by the standard deviation. Which of log sigma^2, "
+    "sigma^2 and sigma scales the noise, and how do you get it from logvar (lesson 02)?",
+    "sigma is the exponential of half the log-variance. When eps is given, use exactly that "
+    "eps: the check compares z for a known eps.",
+)
 
-@check("returns a tensor of mu's shape and dtype", 1)
+
+SHAPE_HINTS = (
+    "z is one code per example: the same shape and dtype as mu, whatever (B, D) is.",
+    "When you draw the noise yourself, draw it with mu's shape, dtype and device (the "
+    "'_like' functions of torch do that), not with numbers you typed in.",
+)
+
+
+@check("any batch shape (B, D) and dtype, with eps given and without", 1, SHAPE_HINTS)
 def _shape(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     cases = _reparam_cases(draw)
     mu, logvar, eps = cases[0]
     cases.append((mu + 1, logvar, eps))  # the first case moved: z should move with it
-    outcomes = reparameterize.many([((mu, logvar), {"eps": eps}) for mu, logvar, eps in cases])
-    for (mu, _, _), outcome in zip(cases, outcomes, strict=True):
-        z = as_tensor(outcome.value, "z")
+    calls = [((mu, logvar), {"eps": eps}) for mu, logvar, eps in cases]
+    calls += [((mu, logvar), {}) for mu, logvar, _ in cases[:3]]  # eps=None, each shape
+    outcomes = reparameterize.many(calls)
+    for i, ((mu, _), kwargs) in enumerate(calls):
+        without = "" if "eps" in kwargs else " without eps"
+        z = as_tensor(outcomes[i].value, f"z{without}")
         if z.shape != mu.shape:
-            raise Mistake(f"z has shape {tuple(z.shape)}; expected mu's shape {tuple(mu.shape)}.")
+            raise Mistake(
+                f"z has shape {tuple(z.shape)}{without} for mu of shape {tuple(mu.shape)}; "
+                "expected mu's shape: "
+                + (
+                    "draw the noise with mu's own shape, not a shape you typed in."
+                    if without
+                    else "z = mu + sigma * eps has the shape of its inputs."
+                )
+            )
         if z.dtype != mu.dtype:
-            raise Mistake(f"z is {z.dtype} for {mu.dtype} inputs; keep mu's dtype.")
-    if torch.equal(outcomes[0].value, outcomes[-1].value):
+            raise Mistake(
+                f"z is {dtype_name(z.dtype)}{without} for {dtype_name(mu.dtype)} inputs; keep "
+                "mu's dtype" + (" (draw the noise in mu's dtype)." if without else ".")
+            )
+    if torch.equal(outcomes[0].value, outcomes[len(cases) - 1].value):
         raise Mistake(
             "z is the same when mu changes: it should be built from mu, z = mu + sigma * eps."
         )
 
 
-@check("values with a given eps: z = mu + sigma * eps", 2)
+@check("values with a given eps: z = mu + sigma * eps", 2, VALUES_HINTS)
 def _values(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     cases = _reparam_cases(draw)
@@ -129,7 +160,15 @@ def _values(learner: Learner, draw: Draw):
         )
 
 
-@check("gradients reach mu and logvar (given eps)", 1)
+@check(
+    "gradients reach mu and logvar (given eps)",
+    1,
+    (
+        "The point of the trick is that z is a differentiable function of mu and logvar.",
+        "Build z from mu and logvar with torch operations only; nothing detached, no "
+        "torch.no_grad(), no .item().",
+    ),
+)
 def _gradients(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     mu, logvar, eps = _reparam_cases(draw)[0]
@@ -166,6 +205,16 @@ def _sampling_problem(reparameterize: LearnerFunction, draw: Draw) -> str | None
         )
     std = reference_std(logvar[0])  # (4,)
     implied = (z1 - mu) / std  # the noise the learner used, if z = mu + sigma * eps
+    if torch.allclose(implied[:, 0], implied[:, 1], atol=1e-4):
+        return (
+            "without eps, every latent dimension gets the same noise: draw one independent "
+            "number for every entry of mu, noise of mu's full shape (B, D)."
+        )
+    if torch.allclose(implied[0], implied[1], atol=1e-4):
+        return (
+            "without eps, every example gets the same noise: draw one independent number for "
+            "every entry of mu, noise of mu's full shape (B, D)."
+        )
     if implied.min() >= -1e-6 and implied.max() <= 1 + 1e-6:
         return (
             "the noise looks uniform on [0, 1) (torch.rand): use standard-normal noise, "
@@ -190,7 +239,15 @@ def _sampling_problem(reparameterize: LearnerFunction, draw: Draw) -> str | None
     )
 
 
-@check("eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))", 2)
+@check(
+    "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))",
+    2,
+    (
+        "Without eps, draw it yourself: new noise on every call.",
+        "The noise is standard normal (mean 0, variance 1), not uniform, one independent "
+        "number per entry of mu.",
+    ),
+)
 def _sampling(learner: Learner, draw: Draw):
     problem = _sampling_problem(learner_function(learner, "reparameterize"), draw)
     learner.memo["ex03 sampling problem"] = problem  # the next check needs to know it
@@ -206,7 +263,15 @@ NO_SAMPLING_GRADIENT = (
 )
 
 
-@check("eps=None: gradients still reach mu and logvar", 3)
+@check(
+    "eps=None: gradients still reach mu and logvar",
+    3,
+    (
+        "Lesson 03, section 1: which ways of sampling let a gradient through, and which do not?",
+        "torch.normal(mu, std) and a distribution's .sample() give numbers that autograd "
+        "treats as constants. Draw the noise alone and combine it with mu and sigma yourself.",
+    ),
+)
 def _sampling_gradients(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     mu, logvar, eps = _reparam_cases(draw)[0]
@@ -247,7 +312,16 @@ def _sampling_gradients(learner: Learner, draw: Draw):
             )
 
 
-@check("inputs unchanged; finite for extreme logvar", 1)
+@check(
+    "inputs unchanged; finite for extreme logvar",
+    1,
+    (
+        "Lesson 02: mind large log-variances. exp(100) is inf in float32.",
+        "Taking the square root of exp(logvar) is too late: the exponential already "
+        "overflowed. Compute sigma as the exponential of half of logvar in one step, and do "
+        "not change mu or logvar in place.",
+    ),
+)
 def _inplace_extreme(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     mu, logvar, eps = _reparam_cases(draw)[1]

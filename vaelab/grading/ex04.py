@@ -26,6 +26,7 @@ from vaelab.grading.toolkit import (
     Mistake,
     as_tensor,
     close,
+    culprit,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -49,9 +50,13 @@ checks = Checklist("ex04")
 check = checks.add
 
 
+KL_SHAPES = [((5, 3), F32), ((1, 1), F32), ((64, 20), F64), ((1, 7), F64), ((3, 1), F32)]
+
+
 def _kl_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(mu, logvar) of several batch shapes (B, D), a batch of one too, float32 and float64."""
     cases = []
-    for shape, dtype in [((5, 3), F32), ((1, 1), F32), ((64, 20), F64)]:
+    for shape, dtype in KL_SHAPES:
         mu = draw.randn(*shape, scale=1.2, dtype=dtype)
         logvar = draw.randn(*shape, scale=1.2, dtype=dtype)
         cases.append((mu, logvar))
@@ -105,8 +110,20 @@ def _kl_mistakes(mu: torch.Tensor, logvar: torch.Tensor) -> list:
 
 KL_HINT = "KL = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)."
 
+KL_HINTS = (
+    "Lesson 04, section 2, gives the KL between the posterior N(mu, diag(sigma^2)) and the "
+    "prior N(0, I) in closed form: a sum over the latent dimensions of one term per "
+    "dimension, in mu and sigma^2 only.",
+    "Each dimension contributes -1/2 (1 + log sigma^2 - mu^2 - sigma^2). `logvar` already "
+    "is log sigma^2; only sigma^2 needs an exponential. Check the sign: the KL is never "
+    "negative.",
+    "Sum the per-dimension terms over the latent dimension only, the last one, so that "
+    "(B, D) inputs give (B,) - a batch of one gives (1,), not a bare number. Everything "
+    "stays a torch operation on mu and logvar, in their dtype.",
+)
 
-@check("kl_divergence: closed form, one value per example", 2.5)
+
+@check("kl_divergence: closed form, one value per example, any (B, D) and dtype", 2.5, KL_HINTS)
 def _kl(learner: Learner, draw: Draw):
     kl_divergence = learner_function(learner, "kl_divergence")
     cases = _kl_cases(draw)
@@ -122,7 +139,15 @@ def _kl(learner: Learner, draw: Draw):
         )
 
 
-@check("kl_divergence: gradients reach mu and logvar", 1)
+@check(
+    "kl_divergence: gradients reach mu and logvar",
+    1,
+    (
+        "The KL must be a function of mu and logvar that autograd can follow.",
+        "Stay in torch: no .item(), numpy, .detach() or torch.no_grad() on the way from "
+        "mu and logvar to the result.",
+    ),
+)
 def _kl_gradients(learner: Learner, draw: Draw):
     kl_divergence = learner_function(learner, "kl_divergence")
     mu, logvar = _kl_cases(draw)[0]
@@ -139,7 +164,17 @@ def _kl_gradients(learner: Learner, draw: Draw):
     expect_gradients(result, want_grads, what="the KL")
 
 
-@check("kl_divergence: finite for extreme logvar; inputs unchanged", 1.5)
+@check(
+    "kl_divergence: finite for extreme logvar; inputs unchanged",
+    1.5,
+    (
+        "Lesson 04's exercise cell: where the formula has log sigma^2, what do you already have?",
+        "log(exp(logvar)) is logvar on paper, but exp(-120) rounds to 0 in float32 and "
+        "log(0) is -inf. Use logvar itself for log sigma^2.",
+        "Build new tensors rather than changing mu or logvar in place (no +=, no "
+        "functions ending in an underscore).",
+    ),
+)
 def _kl_extreme(learner: Learner, draw: Draw):
     kl_divergence = learner_function(learner, "kl_divergence")
     mu, logvar = _kl_cases(draw)[0]
@@ -210,31 +245,93 @@ ELBO_HINT = (
     "negative ELBO = BCE from logits summed over each image's pixels + beta * KL, per example."
 )
 
+ELBO_HINTS = (
+    "Lesson 04, section 1: the loss to minimise is the reconstruction term of lesson 01 "
+    "plus beta times the KL of section 2, one value per image.",
+    "Reconstruction: the binary cross-entropy computed from the logits (the decoder gives "
+    "logits, not probabilities), with no reduction, then summed over every pixel of each "
+    "image - all dimensions but the batch, whatever the image's size.",
+    "KL: the closed form, summed over the latent dimensions. Add beta times it to the "
+    "reconstruction term; do not average anything over the batch.",
+)
 
-@check("negative_elbo: BCE summed over pixels + KL, per example", 2)
+
+def _kl_culprit(learner: Learner, x, x_logits, mu, logvar, beta: float, got) -> str | None:
+    """Feedback when negative_elbo is wrong only because it uses the learner's own wrong
+    kl_divergence (asked of the learner's process on the same mu and logvar)."""
+    recon = losses.bernoulli_nll(x_logits, x, reduction="none")
+    return culprit(
+        learner,
+        user="negative_elbo",
+        helper="kl_divergence",
+        args=(mu, logvar),
+        want_helper=losses.kl_divergence(mu, logvar, reduction="none"),
+        got=got,
+        rebuild=lambda kl: recon + beta * kl,
+        want=_elbo_reference(x, x_logits, mu, logvar, beta),
+        variants=[
+            *bce_mistakes(
+                x_logits,
+                x,
+                extra=lambda r: r + beta * losses.kl_divergence(mu, logvar, reduction="none"),
+            ),
+        ],
+    )
+
+
+def _elbo_working(learner: Learner, negative_elbo, cases) -> None:
+    """A Mistake unless negative_elbo is right on ``cases`` (for the checks of a property);
+    it names the learner's kl_divergence when that is what is wrong."""
+    outcomes = negative_elbo.many([(case, {}) for case in cases])
+    for (x, x_logits, mu, logvar), outcome in zip(cases, outcomes, strict=True):
+        got = outcome.value  # an exception (not implemented, ...) says so itself
+        if close(got, _elbo_reference(x, x_logits, mu, logvar, 1.0)):
+            continue
+        blame = _kl_culprit(learner, x, x_logits, mu, logvar, 1.0, got)
+        if blame:
+            raise Mistake(blame)
+        needs_working(False, "negative_elbo")
+
+
+@check("negative_elbo: BCE summed over pixels + KL, per example", 2, ELBO_HINTS)
 def _elbo(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
     cases = _elbo_cases(draw)
     outcomes = negative_elbo.many([(case, {}) for case in cases])
     for (x, x_logits, mu, logvar), outcome in zip(cases, outcomes, strict=True):
         got = outcome.value
-        expect_close(
-            got,
-            _elbo_reference(x, x_logits, mu, logvar, 1.0),
-            what="negative_elbo",
-            case=f"for images of shape {tuple(x.shape)} and mu of shape {tuple(mu.shape)}",
-            variants=_elbo_mistakes(x, x_logits, mu, logvar, 1.0),
-            hint=ELBO_HINT,
-        )
+        want = _elbo_reference(x, x_logits, mu, logvar, 1.0)
+        try:
+            expect_close(
+                got,
+                want,
+                what="negative_elbo",
+                case=f"for images of shape {tuple(x.shape)} and mu of shape {tuple(mu.shape)}",
+                variants=_elbo_mistakes(x, x_logits, mu, logvar, 1.0),
+                hint=ELBO_HINT,
+            )
+        except Mistake:
+            blame = _kl_culprit(learner, x, x_logits, mu, logvar, 1.0, got)
+            if blame:
+                raise Mistake(blame) from None
+            raise
 
 
-@check("negative_elbo: beta weights the KL", 1)
+@check(
+    "negative_elbo: beta weights the KL",
+    1,
+    (
+        "beta weights one of the two terms only: which one does the beta-VAE make more or "
+        "less expensive?",
+        "loss = reconstruction + beta times the KL; beta = 0 leaves the reconstruction alone.",
+    ),
+)
 def _beta(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
     x, x_logits, mu, logvar = _elbo_cases(draw)[0]
     recon = losses.bernoulli_nll(x_logits, x, reduction="none")
     kl = losses.kl_divergence(mu, logvar, reduction="none")
-    needs_working(close(negative_elbo(x, x_logits, mu, logvar), recon + kl), "negative_elbo")
+    _elbo_working(learner, negative_elbo, [(x, x_logits, mu, logvar)])
     betas = (4.0, 0.0, 0.25)
     outcomes = negative_elbo.many([((x, x_logits, mu, logvar), {"beta": b}) for b in betas])
     for beta, outcome in zip(betas, outcomes, strict=True):
@@ -257,19 +354,20 @@ def _beta(learner: Learner, draw: Draw):
         )
 
 
-@check("negative_elbo: stable for confident logits", 1)
+@check(
+    "negative_elbo: stable for confident logits",
+    1,
+    (
+        "Lesson 01, section 2: why does the decoder output logits, and how is the BCE "
+        "computed from them?",
+        "sigmoid(20) rounds to exactly 1 in float32, and log(1 - 1) is -inf. A BCE computed "
+        "from the logits themselves (log sigma(l) = logsigmoid(l)) never forms sigma(l).",
+    ),
+)
 def _elbo_stable(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
-    needs_working(
-        all(  # a batch of one as well as of four: a sum over the batch passes the first alone
-            close(
-                negative_elbo(x, x_logits, mu, logvar),
-                _elbo_reference(x, x_logits, mu, logvar, 1.0),
-            )
-            for x, x_logits, mu, logvar in _elbo_cases(draw)[:2]
-        ),
-        "negative_elbo",
-    )
+    # a batch of one as well as of four: a sum over the batch passes the first alone
+    _elbo_working(learner, negative_elbo, _elbo_cases(draw)[:2])
     x_logits, x = extreme_logits()
     mu, logvar = draw.randn(2, 3), draw.randn(2, 3)
     got = as_tensor(negative_elbo(x, x_logits, mu, logvar), "negative_elbo")
@@ -277,14 +375,23 @@ def _elbo_stable(learner: Learner, draw: Draw):
         raise Mistake(UNSTABLE_BCE)
 
 
-@check("negative_elbo: gradients reach x_logits, mu, logvar; inputs unchanged", 1)
+@check(
+    "negative_elbo: gradients reach x_logits, mu, logvar; inputs unchanged",
+    1,
+    (
+        "Training back-propagates through this loss into the decoder (x_logits) and the "
+        "encoder (mu, logvar).",
+        "Stay in torch all the way (no .item(), numpy, .detach(), torch.no_grad()), and "
+        "build new tensors instead of changing an input in place.",
+    ),
+)
 def _elbo_gradients(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
     x, x_logits, mu, logvar = _elbo_cases(draw)[0]
     result = negative_elbo.run(x, x_logits, mu, logvar)
     expect_unchanged(result, ("x", "x_logits", "mu", "logvar"), "negative_elbo")
     want = _elbo_reference(x, x_logits, mu, logvar, 1.0)
-    needs_working(close(result.value, want), "negative_elbo")
+    _elbo_working(learner, negative_elbo, [(x, x_logits, mu, logvar)])
     weights = draw.weights_like(want)
     want_grads = weighted_grads(
         lambda x_logits, mu, logvar: _elbo_reference(x, x_logits, mu, logvar, 1.0),

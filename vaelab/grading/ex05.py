@@ -10,14 +10,18 @@ import torch
 
 from vaelab import latent, models
 from vaelab.grading.toolkit import (
+    F32,
     F64,
     Checklist,
     Draw,
     Learner,
     Mistake,
     as_tensor,
+    close,
+    dtype_name,
     expect_close,
     learner_function,
+    needs_working,
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
@@ -70,7 +74,27 @@ def _path_mistakes(z0, z1, n, method) -> list:
     ]
 
 
-@check("interpolate, linear: evenly spaced, both ends included", 2)
+def _precision(z0: torch.Tensor) -> str:
+    """The feedback for a path right only to float32 precision, for float64 codes."""
+    return (
+        "your path is right to float32 precision, but the codes are "
+        f"{dtype_name(z0.dtype)}: build t with dtype=z0.dtype (torch.linspace makes float32 "
+        "unless told otherwise). Any other tensor you make, or a small constant added to "
+        "avoid a division by 0, has to keep the codes' precision too."
+    )
+
+
+LINEAR_HINTS = (
+    "Lesson 05, section 4: a path of codes at evenly spaced positions t from 0 (z0) to 1 "
+    "(z1), both ends included.",
+    "For each t the code is the weighted average of z0 and z1 with weights 1 - t and t. "
+    "How many positions, and does the last one reach exactly 1?",
+    "Make the positions a column, shape (num_steps, 1), so that it broadcasts against the "
+    "(D,) codes into (num_steps, D); make it in the codes' dtype.",
+)
+
+
+@check("interpolate, linear: evenly spaced, both ends included", 1.5, LINEAR_HINTS)
 def _linear(learner: Learner, draw: Draw):
     interpolate = learner_function(learner, "interpolate")
     cases = _path_cases(draw)
@@ -90,10 +114,21 @@ def _linear(learner: Learner, draw: Draw):
                 ),
             ],
             hint="With t = torch.linspace(0, 1, num_steps)[:, None]: (1 - t) * z0 + t * z1.",
+            precision=_precision(z0),
         )
 
 
-@check("interpolate, slerp: great circle, norm interpolated linearly", 2)
+SLERP_HINTS = (
+    "Lesson 05, section 4: slerp moves the direction of the code along the great circle "
+    "and the length of the code along a straight line.",
+    "Split each code into its length |z| and its unit direction u = z / |z|. The angle w "
+    "between the two directions comes from their dot product (clamped into [-1, 1]).",
+    "Direction at t: sin((1 - t) w) / sin(w) times u0 plus sin(t w) / sin(w) times u1; "
+    "length at t: the straight line from |z0| to |z1|; the code is their product.",
+)
+
+
+@check("interpolate, slerp: great circle, norm interpolated linearly", 1.5, SLERP_HINTS)
 def _slerp(learner: Learner, draw: Draw):
     interpolate = learner_function(learner, "interpolate")
     cases = _path_cases(draw)
@@ -128,6 +163,89 @@ def _slerp(learner: Learner, draw: Draw):
             ],
             hint="Direction: (sin((1 - t) w) u0 + sin(t w) u1) / sin(w) with u = z / |z|; "
             "norm: (1 - t) |z0| + t |z1|.",
+            precision=_precision(z0),
+        )
+
+
+def _textbook_slerp(z0, z1, num_steps):
+    """The exercise's slerp with no special case: 0 / 0 where the angle is 0."""
+    t = torch.linspace(0, 1, num_steps, dtype=z0.dtype)[:, None]
+    u0, u1 = z0 / z0.norm(), z1 / z1.norm()
+    omega = torch.arccos((u0 * u1).sum().clamp(-1, 1))
+    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
+    return direction * ((1 - t) * z0.norm() + t * z1.norm())
+
+
+def _same_way_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """Pairs of codes pointing the same way (z1 a positive multiple of z0, or z0 itself),
+    float32 and float64, chosen so that the slerp formula without a special case gives NaN."""
+    cases = []
+    for dtype, dims, same in ((F32, 6, False), (F64, 4, False), (F32, 3, True)):
+        for _ in range(200):
+            z0 = draw.randn(dims, scale=1.5, dtype=dtype)
+            z1 = z0.clone() if same else z0 * draw.uniform(0.3, 3.0)
+            if torch.isnan(_textbook_slerp(z0, z1, 5)).any():
+                break
+        cases.append((z0, z1, (4, 6, 7, 9)[draw.integer(0, 3)]))  # t not exact in float32
+    return cases
+
+
+@check(
+    "interpolate, slerp: codes pointing the same way give the straight line, finite",
+    1,
+    (
+        "What is the angle w between two codes that point the same way, and what is sin(w)?",
+        "w is 0 there, and the formula divides 0 by 0: NaN. But with no angle to turn "
+        "through, the direction stays put: the great circle degenerates into the straight "
+        "line.",
+        "When w is (nearly) 0, say below 1e-6, keep u0 as the direction (or return the "
+        "linear path) instead of dividing by sin(w).",
+    ),
+)
+def _slerp_same_way(learner: Learner, draw: Draw):
+    interpolate = learner_function(learner, "interpolate")
+    z0, z1, n = _path_cases(draw)[0]
+    needs_working(
+        close(
+            interpolate(z0, z1, num_steps=n, method="slerp"),
+            latent.interpolate(z0, z1, num_steps=n, method="slerp"),
+        ),
+        "interpolate",
+    )
+    cases = _same_way_cases(draw)
+    calls = [((z0, z1), {"num_steps": n, "method": "slerp"}) for z0, z1, n in cases]
+    for (z0, z1, n), outcome in zip(cases, interpolate.many(calls), strict=True):
+        got = as_tensor(outcome.value, "the slerp path")
+        same = "z1 = z0" if torch.equal(z0, z1) else "z1 a positive multiple of z0"
+        if got.shape == (n, z0.shape[0]) and not torch.isfinite(got).all():
+            raise Mistake(
+                f"the slerp path is NaN when z0 and z1 point the same way ({same}, "
+                f"{dtype_name(z0.dtype)}): the angle w between them is 0, and sin(w) = 0 "
+                "divides 0 by 0. With no angle to turn through the direction stays u0, and "
+                "the path is the straight line: special-case a (nearly) zero angle."
+            )
+        want = latent.interpolate(z0, z1, num_steps=n, method="slerp")
+        expect_close(
+            got,
+            want,
+            what="the slerp path",
+            case=f"when z0 and z1 point the same way ({same}, {dtype_name(z0.dtype)})",
+            variants=[
+                (
+                    "when z0 and z1 point the same way your path stays at z0: the direction "
+                    "stays u0, but the length still goes from |z0| to |z1|, so the path is "
+                    "the straight line from z0 to z1.",
+                    z0.expand(n, -1),
+                ),
+                (
+                    "when z0 and z1 point the same way your path is 0 (a small number added "
+                    "to sin(w) divides 0 by it): with no angle to turn through the direction "
+                    "stays u0 and the path is the straight line from z0 to z1.",
+                    torch.zeros_like(want),
+                ),
+            ],
+            hint="With no angle between them the path is the straight line from z0 to z1.",
+            precision=_precision(z0),
         )
 
 
@@ -143,7 +261,14 @@ def _sample_with_codes(learner: Learner, model, num_samples, generator=None):
     return as_tensor(result.value, "sample's images"), result.captured
 
 
-@check("sample: (num_samples, C, H, W) images in [0, 1]", 1)
+@check(
+    "sample: (num_samples, C, H, W) images in [0, 1]",
+    1,
+    (
+        "The decoder gives one logit per pixel; what turns a logit into an intensity?",
+        "Apply the sigmoid to the decoded logits; keep the decoder's image shape.",
+    ),
+)
 def _sample_shape(learner: Learner, draw: Draw):
     model = _sampling_model(draw)
     images, _ = _sample_with_codes(learner, model, 6, draw.torch_generator())
@@ -156,7 +281,15 @@ def _sample_shape(learner: Learner, draw: Draw):
         )
 
 
-@check("sample: decodes z drawn from the prior N(0, I)", 2)
+@check(
+    "sample: decodes z drawn from the prior N(0, I)",
+    1.5,
+    (
+        "Lesson 05, section 1: generating means decoding codes drawn from the prior.",
+        "The prior is the standard normal N(0, I): one row of latent_dim standard-normal "
+        "numbers per image, drawn with the generator you are given.",
+    ),
+)
 def _sample_prior(learner: Learner, draw: Draw):
     model = _sampling_model(draw)
     n = 4000
@@ -180,7 +313,15 @@ def _sample_prior(learner: Learner, draw: Draw):
         )
 
 
-@check("sample: images are sigmoid(decoder(z))", 2)
+@check(
+    "sample: images are sigmoid(decoder(z))",
+    1.5,
+    (
+        "Each image is the decoding of one code: decode with the model's decode, once.",
+        "The decoder's output are logits; one sigmoid makes them pixel intensities "
+        "(the Bernoulli means).",
+    ),
+)
 def _sample_sigmoid(learner: Learner, draw: Draw):
     model = _sampling_model(draw)
     images, z = _sample_with_codes(learner, model, 8, draw.torch_generator())
@@ -209,7 +350,14 @@ def _sample_sigmoid(learner: Learner, draw: Draw):
     )
 
 
-@check("sample: the same generator gives the same images", 1)
+@check(
+    "sample: the same generator gives the same images",
+    1,
+    (
+        "Randomness you are given should be used: where does the generator go?",
+        "Pass the generator to the function that draws z; draw nothing else at random.",
+    ),
+)
 def _sample_generator(learner: Learner, draw: Draw):
     model = _sampling_model(draw)
     seed, other = draw.seed(), draw.seed()
@@ -223,3 +371,39 @@ def _sample_generator(learner: Learner, draw: Draw):
         )
     if torch.equal(a, c):
         raise Mistake("different seeds gave the same images: draw z at random on every call.")
+
+
+@check(
+    "sample: follows the model's dtype (a float64 model gives float64 images)",
+    1,
+    (
+        "Where do the codes you draw live, and in which dtype? The model's weights decide "
+        "what its decoder accepts.",
+        "A float64 model needs float64 codes (and a model on the GPU needs codes on the "
+        "GPU): read the dtype and device from one of the model's parameters and draw z with "
+        "them.",
+    ),
+)
+def _sample_dtype(learner: Learner, draw: Draw):
+    model = _sampling_model(draw).double()
+    sample = learner_function(learner, "sample")
+    try:
+        result = sample.run(model, 6, generator=draw.torch_generator(), capture="decoder")
+    except Mistake as e:
+        raise Mistake(
+            "`sample` fails for a float64 model: draw z in the model's dtype (and on its "
+            "device), which you can read from one of its parameters, "
+            f"next(model.parameters()). ({e})"
+        ) from None
+    images = as_tensor(result.value, "sample's images")
+    if images.dtype != F64:
+        raise Mistake(
+            f"sample's images are {dtype_name(images.dtype)} for a float64 model: draw z in "
+            "the model's dtype and keep it; the images should be float64."
+        )
+    z = result.captured
+    if z is None or z.dtype != F64 or z.shape[0] != images.shape[0]:
+        raise Mistake("each image should be the decoding of one z: decode z with model.decode.")
+    with torch.no_grad():
+        x_logits = model.decode(z)
+    expect_close(images, torch.sigmoid(x_logits), what="sample's images (float64 model)")

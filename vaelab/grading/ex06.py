@@ -114,7 +114,15 @@ def _au_cases(draw: Draw):
     return [(mu, 0.01), (mu, 0.2), (pair, 0.01)]
 
 
-@check("active_units: counts dimensions with Var(mu) > threshold", 1.5)
+@check(
+    "active_units: counts dimensions with Var(mu) > threshold",
+    1.5,
+    (
+        "Lesson 06: a unit is active when its posterior mean moves from image to image.",
+        "For each latent dimension, take the variance of mu over the examples (the first "
+        "dimension of mu), then count the dimensions whose variance is above the threshold.",
+    ),
+)
 def _active_values(learner: Learner, draw: Draw):
     active_units = learner_function(learner, "active_units")
     cases = _au_cases(draw)
@@ -124,14 +132,25 @@ def _active_values(learner: Learner, draw: Draw):
         _expect_count(outcome.value, mu, threshold, case)
 
 
-@check("active_units: strict threshold (> not >=)", 1)
+@check(
+    "active_units: strict threshold (> not >=)",
+    1,
+    (
+        "Read the definition once more: greater than, or greater than or equal?",
+        "A variance exactly at the threshold does not count.",
+    ),
+)
 def _active_threshold(learner: Learner, draw: Draw):
     active_units = learner_function(learner, "active_units")
     mu = _exact_mu()
     _expect_count(active_units(mu, threshold=0.25), mu, 0.25, "when variances equal it")
 
 
-@check("active_units: returns a Python int", 0.5)
+@check(
+    "active_units: returns a Python int",
+    0.5,
+    ("A count is a plain number: turn the tensor you counted with into a Python int.",),
+)
 def _active_int(learner: Learner, draw: Draw):
     active_units = learner_function(learner, "active_units")
     mu, threshold = _au_cases(draw)[0]
@@ -192,7 +211,17 @@ def _fb_cases(draw: Draw):
     return cases
 
 
-@check("free_bits_kl: each dimension clamped at free_bits, then summed", 2)
+@check(
+    "free_bits_kl: each dimension clamped at free_bits, then summed",
+    1.5,
+    (
+        "Lesson 06, free bits: below free_bits nats, a dimension's KL costs a constant.",
+        "Raise every entry below free_bits to free_bits (a clamp from below), then sum over "
+        "the latent dimensions.",
+        "The order matters: clamp each dimension first, sum afterwards. Sum over the last "
+        "dimension only.",
+    ),
+)
 def _free_bits(learner: Learner, draw: Draw):
     free_bits_kl = learner_function(learner, "free_bits_kl")
     cases = _fb_cases(draw)
@@ -208,7 +237,14 @@ def _free_bits(learner: Learner, draw: Draw):
         )
 
 
-@check("free_bits_kl: inputs unchanged, gradient only above free_bits", 1)
+@check(
+    "free_bits_kl: inputs unchanged, gradient only above free_bits",
+    1,
+    (
+        "The clamp must make a new tensor: in-place versions (their names end in an "
+        "underscore) change the caller's KL.",
+    ),
+)
 def _free_bits_props(learner: Learner, draw: Draw):
     free_bits_kl = learner_function(learner, "free_bits_kl")
     kl, free_bits = _fb_cases(draw)[0]
@@ -222,6 +258,51 @@ def _free_bits_props(learner: Learner, draw: Draw):
     )
     result = free_bits_kl.run(Leaf(kl, "kl_per_dim"), free_bits, backward=[weights])
     expect_gradients(result, want_grads, what="free_bits_kl")
+
+
+@check(
+    "free_bits_kl: the batch-mean KL per dimension, as fit passes it ((D,) -> one number)",
+    0.5,
+    (
+        "Read the docstring: what does `fit` (through losses.elbo) pass to free bits, and "
+        "which shape has it?",
+        "fit clamps each dimension's KL averaged over the batch, a (D,) tensor, and expects "
+        "one number back. The same clamp-then-sum works if you reduce over the last "
+        "dimension, whatever comes before it.",
+    ),
+)
+def _free_bits_batch_mean(learner: Learner, draw: Draw):
+    free_bits_kl = learner_function(learner, "free_bits_kl")
+    kl, free_bits = _fb_cases(draw)[0]
+    kl_mean = kl.mean(dim=0)  # (D,): what losses.elbo clamps
+    kl_mean[0] = free_bits * draw.uniform(0.1, 0.9)  # a dimension below the free bits
+    kl_mean[-1] = free_bits * draw.uniform(1.2, 2.0)  # and one above
+    try:
+        got = free_bits_kl(kl_mean, free_bits)
+    except Mistake as e:
+        raise Mistake(
+            "free_bits_kl fails for a (D,) tensor, the batch-mean KL of each dimension that "
+            "`fit` clamps (through losses.elbo): reduce over the last dimension (dim=-1), "
+            f"so that (B, D) and (D,) both work. ({e})"
+        ) from None
+    expect_close(
+        got,
+        losses.free_bits_kl(kl_mean, free_bits),
+        what="free_bits_kl",
+        case=f"for the batch-mean KL per dimension, shape {tuple(kl_mean.shape)}",
+        variants=[
+            (
+                "free_bits_kl of a (D,) batch-mean KL should be one number (a 0-d tensor): "
+                "sum the clamped values over the dimensions, dim=-1.",
+                lambda: kl_mean.clamp(min=free_bits),
+            ),
+            *[
+                (message, lambda v=value: (v() if callable(v) else v).squeeze(0))
+                for message, value in _fb_mistakes(kl_mean[None], free_bits)[:5]
+            ],
+        ],
+        hint="sum over d of max(kl[d], free_bits), for a (D,) input too.",
+    )
 
 
 def _weights(fn, steps, *args, **kwargs) -> list[float]:
@@ -286,7 +367,16 @@ def _linear_variants(steps, warmup) -> list:
     ]
 
 
-@check("linear_kl_weight: 0 at step 0, 1 from warmup_steps on", 2)
+@check(
+    "linear_kl_weight: 0 at step 0, 1 from warmup_steps on",
+    2,
+    (
+        "Lesson 06, KL annealing: the weight grows in a straight line during the warm-up.",
+        "It is 0 at step 0 and reaches 1 exactly at step warmup_steps; then it stays at 1. "
+        "What should warmup_steps = 0 mean?",
+        "Use true division (not //) for the fraction of the warm-up done, and cap it at 1.",
+    ),
+)
 def _linear(learner: Learner, draw: Draw):
     linear = learner_function(learner, "linear_kl_weight")
     for warmup in (draw.integer(3, 6), draw.integer(8, 14), 1, 0):
@@ -349,7 +439,18 @@ def _cyclical_variants(steps, period, ratio) -> list:
     ]
 
 
-@check("cyclical_kl_weight: restarts every period, rises over ratio of it", 2)
+@check(
+    "cyclical_kl_weight: restarts every period, rises over ratio of it",
+    2,
+    (
+        "Lesson 06: the cyclical schedule repeats the linear warm-up every period steps.",
+        "First find the position inside the current cycle, as a fraction of the period (0 "
+        "at the first step of each cycle); the remainder of a division gives the step "
+        "within the cycle.",
+        "The weight reaches 1 when that fraction reaches ratio, and stays at 1 until the "
+        "cycle ends.",
+    ),
+)
 def _cyclical(learner: Learner, draw: Draw):
     cyclical = learner_function(learner, "cyclical_kl_weight")
     cases = ((draw.integer(6, 10), 0.5), (draw.integer(8, 14), 0.25), (draw.integer(5, 9), 1.0))

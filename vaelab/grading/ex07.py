@@ -49,6 +49,25 @@ def _psnr_cases(draw: Draw):
     return cases
 
 
+def _added_epsilon(got, x, x_hat, max_val) -> Mistake | None:
+    """The feedback for a PSNR computed with a small constant added to the MSE (found from
+    the MSE that each of the learner's values implies); None when that is not what happened."""
+    if not isinstance(got, torch.Tensor) or got.shape != x.shape[:1] or got.dtype.is_complex:
+        return None
+    mse = (x - x_hat).double().pow(2).flatten(1).mean(1)
+    implied = max_val**2 / torch.pow(10.0, got.detach().double() / 10)
+    eps = implied - mse
+    if not torch.isfinite(eps).all() or eps.min() <= 0 or eps.max() > 1e-2 * mse.max():
+        return None
+    if eps.max() - eps.min() > 1e-2 * eps.mean():
+        return None
+    return Mistake(
+        f"psnr adds a small number (about {float(eps.mean()):.0g}) to the MSE: that shifts "
+        "every PSNR a little and turns a perfect copy (MSE 0, PSNR +inf) into a made-up finite "
+        "number of decibels. Leave the epsilon out."
+    )
+
+
 def _psnr_mistakes(x, x_hat, max_val) -> list:
     ref = metrics.psnr(x, x_hat, max_val=max_val, reduction="none")
     peak = 10 * math.log10(max_val**2)
@@ -84,11 +103,24 @@ def _psnr_mistakes(x, x_hat, max_val) -> list:
     ]
 
 
-@check("psnr: 10 log10(max_val^2 / MSE), one value per image", 3)
+@check(
+    "psnr: 10 log10(max_val^2 / MSE), one value per image",
+    2.5,
+    (
+        "Lesson 07, section 2: PSNR compares the largest possible signal power with the "
+        "error power, in decibels.",
+        "The error power is the mean squared error of one image, over all its channels and "
+        "pixels (every dimension but the batch): one MSE per image.",
+        "Decibels are ten times the base-10 logarithm of the ratio max_val squared over that MSE.",
+    ),
+)
 def _psnr(learner: Learner, draw: Draw):
     psnr = learner_function(learner, "psnr")
     cases = _psnr_cases(draw)
     for (x, x_hat), outcome in zip(cases, psnr.many([(c, {}) for c in cases]), strict=True):
+        want = metrics.psnr(x, x_hat, reduction="none")
+        if not close(outcome.value, want) and _added_epsilon(outcome.value, x, x_hat, 1.0):
+            raise _added_epsilon(outcome.value, x, x_hat, 1.0)
         expect_close(
             outcome.value,
             metrics.psnr(x, x_hat, reduction="none"),
@@ -99,7 +131,14 @@ def _psnr(learner: Learner, draw: Draw):
         )
 
 
-@check("psnr: max_val for 0..255 images", 1.5)
+@check(
+    "psnr: max_val for 0..255 images",
+    1.5,
+    (
+        "max_val is the peak of the pixel range: 1 for images in [0, 1], 255 for bytes.",
+        "The signal power is the peak squared.",
+    ),
+)
 def _psnr_max(learner: Learner, draw: Draw):
     psnr = learner_function(learner, "psnr")
     x, x_hat = _psnr_cases(draw)[0]
@@ -116,6 +155,56 @@ def _psnr_max(learner: Learner, draw: Draw):
             *_psnr_mistakes(x, x_hat, 255.0),
         ],
         hint="10 * log10(max_val**2 / MSE).",
+    )
+
+
+@check(
+    "psnr: identical images give inf (a perfect copy), never NaN or an error",
+    0.5,
+    (
+        "What is the MSE of an image compared with itself, and what is max_val^2 divided by it?",
+        "A perfect copy has MSE 0 and PSNR +inf: no noise at all. Keep the division in torch "
+        "(a tensor divided by 0 is inf) and add no epsilon, which would report a made-up "
+        "finite number of decibels.",
+    ),
+)
+def _psnr_identical(learner: Learner, draw: Draw):
+    psnr = learner_function(learner, "psnr")
+    x, x_hat = _psnr_cases(draw)[0]
+    needs_working(close(psnr(x, x_hat), metrics.psnr(x, x_hat, reduction="none")), "psnr")
+    x_hat = x_hat.clone()
+    x_hat[1] = x[1]  # a perfect copy among noisy ones
+    try:
+        got = as_tensor(psnr(x, x_hat), "psnr")
+    except Mistake as e:
+        raise Mistake(
+            "psnr fails when an image equals its reconstruction: the MSE is 0 there, and the "
+            f"PSNR of a perfect copy is +inf. ({e})"
+        ) from None
+    want = metrics.psnr(x, x_hat, reduction="none")  # inf for image 1
+    if got.shape == want.shape:
+        value = float(got[1])
+        if math.isnan(value):
+            raise Mistake(
+                "psnr of identical images is NaN: a perfect copy has MSE 0 and PSNR +inf "
+                "(max_val^2 / 0 is inf in torch, and log10(inf) is inf). Something turns the "
+                "0 or the inf into a NaN (0 / 0, inf - inf, 0 * inf): compute "
+                "10 * log10(max_val^2 / mse) as it is."
+            )
+        if math.isfinite(value):
+            raise Mistake(
+                f"psnr of identical images is {value:.4g} dB; a perfect copy has MSE 0 and "
+                "PSNR +inf (documented in the docstring). An epsilon added to the MSE (or a "
+                "clamp) turns 'no error at all' into a made-up finite number: leave it out."
+            )
+        if value < 0:
+            raise Mistake("psnr of identical images is -inf; a perfect copy has PSNR +inf.")
+    expect_close(
+        got,
+        want,
+        what="psnr",
+        case="for a batch in which one image equals its reconstruction",
+        hint="The other images keep their own, finite PSNR.",
     )
 
 
@@ -157,7 +246,17 @@ def _lme_cases(draw: Draw):
     ]
 
 
-@check("log_mean_exp: log(mean(exp(log_w))) along dim", 2)
+@check(
+    "log_mean_exp: log(mean(exp(log_w))) along dim",
+    2,
+    (
+        "Lesson 07, section 6, the importance-weighted bound: the log of the average of the "
+        "weights, not the average of their logs.",
+        "The log of a mean is the log of a sum minus the log of the count K, the size of "
+        "the averaged dimension.",
+        "torch has a stable log of a sum of exponentials along a dimension; subtract log K.",
+    ),
+)
 def _lme(learner: Learner, draw: Draw):
     log_mean_exp = learner_function(learner, "log_mean_exp")
     cases = _lme_cases(draw)
@@ -173,7 +272,11 @@ def _lme(learner: Learner, draw: Draw):
         )
 
 
-@check("log_mean_exp: works along any dim", 1)
+@check(
+    "log_mean_exp: works along any dim",
+    1,
+    ("Average over the `dim` you are given (negative ones too), and count K along it.",),
+)
 def _lme_dims(learner: Learner, draw: Draw):
     log_mean_exp = learner_function(learner, "log_mean_exp")
     log_w = draw.randn(3, 6, 2, scale=2.0)
@@ -190,7 +293,15 @@ def _lme_dims(learner: Learner, draw: Draw):
         )
 
 
-@check("log_mean_exp: no overflow for large log-weights", 1.5)
+@check(
+    "log_mean_exp: no overflow for large log-weights",
+    1.5,
+    (
+        "exp(1000) is inf. How can you take the exponential of numbers that large?",
+        "Subtract the largest log-weight before the exponential and add it back after the "
+        "log (the log-sum-exp trick), or use torch's own log-sum-exp.",
+    ),
+)
 def _lme_large(learner: Learner, draw: Draw):
     log_mean_exp = learner_function(learner, "log_mean_exp")
     log_w, dim = _lme_cases(draw)[0]
@@ -208,7 +319,11 @@ def _lme_large(learner: Learner, draw: Draw):
         )
 
 
-@check("log_mean_exp: no underflow for very negative log-weights", 0.5)
+@check(
+    "log_mean_exp: no underflow for very negative log-weights",
+    0.5,
+    ("exp(-1000) rounds to 0, and log(0) is -inf: the same trick helps at both ends.",),
+)
 def _lme_small(learner: Learner, draw: Draw):
     log_mean_exp = learner_function(learner, "log_mean_exp")
     log_w, dim = _lme_cases(draw)[0]
@@ -226,7 +341,11 @@ def _lme_small(learner: Learner, draw: Draw):
         )
 
 
-@check("log_mean_exp: input unchanged, gradient flows", 0.5)
+@check(
+    "log_mean_exp: input unchanged, gradient flows",
+    0.5,
+    ("Subtract the maximum into a new tensor, not into log_w itself (no -=).",),
+)
 def _lme_props(learner: Learner, draw: Draw):
     log_mean_exp = learner_function(learner, "log_mean_exp")
     log_w, dim = _lme_cases(draw)[0]

@@ -21,6 +21,7 @@ from vaelab.grading.toolkit import (
     Mistake,
     as_tensor,
     close,
+    culprit,
     expect_close,
     expect_unchanged,
     learner_function,
@@ -71,7 +72,18 @@ def _recon_variants(model, x, extra=None) -> list:
     return bce_mistakes(x_logits, x, extra=extra)
 
 
-@check("reconstruction_score: BCE of x given z = mu, summed per image", 3)
+@check(
+    "reconstruction_score: BCE of x given z = mu, summed per image",
+    3,
+    (
+        "Lesson 08, section 1: the reconstruction score asks how well the decoder can copy "
+        "the image from its code.",
+        "Which code? The posterior mean: a detector must give the same image the same score, "
+        "so no sampling. Decode it to logits.",
+        "Then the binary cross-entropy from those logits against the image, summed over each "
+        "image's pixels, as in lesson 01.",
+    ),
+)
 def _recon(learner: Learner, draw: Draw):
     score = learner_function(learner, "reconstruction_score")
     model, x = _anomaly_setup(draw)
@@ -93,7 +105,18 @@ def _recon(learner: Learner, draw: Draw):
     )
 
 
-@check("latent_score: -log N(mu; 0, I) per image", 2)
+@check(
+    "latent_score: -log N(mu; 0, I) per image",
+    2,
+    (
+        "Lesson 08, section 1: the latent score looks at the code alone: how typical is mu "
+        "under the prior?",
+        "It is the negative log-density of the standard normal at mu, summed over the latent "
+        "dimensions: a squared term and a constant per dimension.",
+        "Higher must mean more unusual: check the sign, and keep the constant 1/2 log(2 pi) "
+        "per dimension.",
+    ),
+)
 def _latent(learner: Learner, draw: Draw):
     score = learner_function(learner, "latent_score")
     model, x = _anomaly_setup(draw)
@@ -144,27 +167,74 @@ def _anomaly_variants(model, x, beta) -> list:
     ]
 
 
-@check("anomaly_score: negative ELBO at z = mu", 3)
+@check(
+    "anomaly_score: negative ELBO at z = mu",
+    2.5,
+    (
+        "Lesson 08, section 1: the anomaly score is the negative ELBO evaluated at z = mu.",
+        "It is the reconstruction score plus beta times the KL of the posterior from the "
+        "prior, in closed form (lesson 04) - the KL uses mu and logvar, not the latent "
+        "score.",
+    ),
+)
 def _anomaly(learner: Learner, draw: Draw):
     score = learner_function(learner, "anomaly_score")
     model, x = _anomaly_setup(draw)
-    expect_close(
-        _repeatable(score, model, x, "anomaly_score"),
-        anomaly.anomaly_score(model, x),
-        what="anomaly_score",
-        variants=_anomaly_variants(model, x, 1.0),
-        hint="reconstruction score + beta * closed-form KL, with z = mu.",
-    )
+    got = _repeatable(score, model, x, "anomaly_score")
+    want = anomaly.anomaly_score(model, x)
+    try:
+        expect_close(
+            got,
+            want,
+            what="anomaly_score",
+            variants=_anomaly_variants(model, x, 1.0),
+            hint="reconstruction score + beta * closed-form KL, with z = mu.",
+        )
+    except Mistake:
+        mu, logvar = _posterior(model, x)
+        kl = losses.kl_divergence(mu, logvar, reduction="none")
+        blame = culprit(
+            learner,
+            user="anomaly_score",
+            helper="reconstruction_score",
+            args=(model, x),
+            want_helper=anomaly.reconstruction_score(model, x),
+            got=got,
+            rebuild=lambda recon: recon + kl,
+            want=want,
+            variants=_anomaly_variants(model, x, 1.0),
+        )
+        if blame:
+            raise Mistake(blame) from None
+        raise
 
 
-@check("anomaly_score: beta weights the KL", 1)
+@check(
+    "anomaly_score: beta weights the KL",
+    0.5,
+    ("beta weights the KL term only, as in lesson 04's loss.",),
+)
 def _beta(learner: Learner, draw: Draw):
     score = learner_function(learner, "anomaly_score")
     model, x = _anomaly_setup(draw)
-    needs_working(close(score(model, x), anomaly.anomaly_score(model, x)), "anomaly_score")
     mu, logvar = _posterior(model, x)
     kl = losses.kl_divergence(mu, logvar, reduction="none")
     recon = anomaly.reconstruction_score(model, x)
+    got = score(model, x)
+    if not close(got, anomaly.anomaly_score(model, x)):
+        blame = culprit(
+            learner,
+            user="anomaly_score",
+            helper="reconstruction_score",
+            args=(model, x),
+            want_helper=recon,
+            got=got,
+            rebuild=lambda mine: mine + kl,
+            want=recon + kl,
+        )
+        if blame:
+            raise Mistake(blame)
+        needs_working(False, "anomaly_score")
     for beta in (3.0, 0.0):
         expect_close(
             score(model, x, beta=beta),
@@ -179,7 +249,14 @@ def _beta(learner: Learner, draw: Draw):
         )
 
 
-@check("scores: no gradients tracked, images unchanged", 1)
+@check(
+    "scores: no gradients tracked, images unchanged",
+    1,
+    (
+        "Scores are for evaluation: nothing will back-propagate through them.",
+        "Compute them under torch.no_grad() (or detach the result), and do not change x.",
+    ),
+)
 def _props(learner: Learner, draw: Draw):
     model, x = _anomaly_setup(draw)
     for name in ("reconstruction_score", "latent_score", "anomaly_score"):
@@ -191,3 +268,48 @@ def _props(learner: Learner, draw: Draw):
                 f"{name} tracks gradients: scores are for evaluation, so compute them under "
                 "torch.no_grad() (or return .detach()); it saves memory on large datasets."
             )
+
+
+SCORES = ("reconstruction_score", "latent_score", "anomaly_score")
+
+
+@check(
+    "scores: an image's score does not depend on the batch it comes in (one image too)",
+    1,
+    (
+        "Lesson 08, section 1: the same image always gets the same score. Does that hold "
+        "when it is scored alone, or next to other images?",
+        "Each score is a property of one image: nothing in it may be normalised, ranked or "
+        "averaged across the batch, and a batch of one image still gives shape (1,) (a "
+        ".squeeze() drops that dimension).",
+    ),
+)
+def _batch_independent(learner: Learner, draw: Draw):
+    model, x = _anomaly_setup(draw)
+    tested = []
+    for name in SCORES:
+        fn = learner_function(learner, name)
+        outcomes = fn.many(
+            [((model, x), {}), ((model, x), {})]
+            + [((model, x[i : i + 1]), {}) for i in range(len(x))]
+        )
+        batch, again = (as_tensor(o.value, name) for o in outcomes[:2])
+        if batch.shape != (len(x),) or not close(batch, again):
+            continue  # one value per image, repeatable: the values checks say what is wrong
+        tested.append(name)
+        for i, outcome in enumerate(outcomes[2:]):
+            alone = as_tensor(outcome.value, name)
+            if alone.shape != (1,):
+                raise Mistake(
+                    f"for a single image, {name} has shape {tuple(alone.shape)}; expected "
+                    "(1,): a .squeeze() (or an index like [0]) drops the batch dimension of a "
+                    "batch of one. Keep one value per image."
+                )
+            if not close(alone, batch[i : i + 1]):
+                raise Mistake(
+                    f"an image's {name} depends on the other images in the batch (alone: "
+                    f"{float(alone[0]):.4g}, in a batch of {len(x)}: {float(batch[i]):.4g}): a "
+                    "detector scores each image on its own, so nothing may be normalised, "
+                    "ranked or averaged across the batch."
+                )
+    needs_working(bool(tested), "reconstruction_score")

@@ -460,7 +460,7 @@ def build_autograder(
     Args:
         out: the zip to write ("autograder.zip"); its folder is created if needed.
         exercises: the exercises the assignment grades ("ex03,ex04" or ["ex03", "ex04"]);
-            default all eight.
+            default all of them (``vaelab.grading.EXERCISES``).
         visibility: when learners see the tests: "visible", "hidden", "after_due_date"
             or "after_published".
         timeout: seconds each exercise may take.

@@ -41,6 +41,11 @@ def checks_for(exercise: str) -> list[Check]:
     return list(_module(exercise).checks)
 
 
+def hints_for(exercise: str) -> dict[str, tuple[str, ...]]:
+    """Each check's hints, by check name ("kl_divergence: ..." -> ("nudge", "step", ...))."""
+    return {item.name: item.hints for item in checks_for(exercise)}
+
+
 def protected_for(exercise: str) -> list[str]:
     """The vaelab functions switched off while ``exercise`` is graded ("losses.kl_divergence")."""
     return list(_module(exercise).PROTECTED)

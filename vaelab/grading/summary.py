@@ -5,7 +5,8 @@ results.json files; both become one row per learner and check ("outcomes"), and 
 summary counts them. Feedback that differs only in its numbers ("largest difference
 1.14e+03" and "... 2.5") is grouped by a normalised form with the numbers masked, and
 each group keeps one real text as its example. Failures that only follow from an earlier
-check ("first make `kl_divergence` right ...") are counted apart, so that each check's
+check ("first make `kl_divergence` right ...", "`negative_elbo` uses your `kl_divergence`,
+which fails its own check: fix that first") are counted apart, so that each check's
 feedback is what learners got wrong in it.
 """
 
@@ -33,6 +34,7 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![
 EXAMPLE_CHARS = 110  # the example shown per check in the printed summary
 SHOWN_GROUPS = 3  # kinds of feedback printed per check: the most common, and more if shared
 FOLLOW_ON = "first make `"  # feedback of a check that needs an earlier one to pass first
+CULPRIT = "which fails its own check: fix that first"  # a function built on a failing one
 
 
 def normalise(feedback: str) -> str:
@@ -214,7 +216,8 @@ def summarize(outcomes: list[dict], learners: list[str]) -> dict:
     learners' feedback grouped by its normalised form, most common first.
 
     A failure whose feedback says "first make `f` right ..." is a follow-on: the check
-    tests a property of a working function, and an earlier check found ``f`` wrong. Those
+    tests a property of a working function, and an earlier check found ``f`` wrong. So is
+    one whose first sentence says the function uses another that "fails its own check". Those
     are counted (``follow_on``, part of ``failed``) but not grouped: the groups are what
     the learners got wrong in this check itself.
 
@@ -243,7 +246,7 @@ def summarize(outcomes: list[dict], learners: list[str]) -> dict:
         row[o["state"].replace(" ", "_")] += 1
         if o["state"] != "failed":
             continue
-        if o["feedback"].startswith(FOLLOW_ON):
+        if o["feedback"].startswith(FOLLOW_ON) or CULPRIT in o["feedback"].split(". ")[0]:
             row["follow_on"] += 1
             continue
         pattern = normalise(o["feedback"])

@@ -40,20 +40,27 @@ class Check:
     name: str  # "reparameterize: values with a given eps"
     points: float
     run: Callable[[Learner, Draw], Any]
+    hints: tuple[str, ...] = ()  # on demand, one step further each time (vaelab.grade.hint)
 
 
 class Checklist(list):
-    """One exercise's checks, in order; ``@checks.add(name, points)`` appends a check."""
+    """One exercise's checks, in order; ``@checks.add(name, points, hints)`` appends a check."""
 
     def __init__(self, exercise: str):
         super().__init__()
         self.exercise = exercise
 
-    def add(self, name: str, points: float) -> Callable:
-        """Register the decorated function as a check worth ``points``."""
+    def add(self, name: str, points: float, hints: Sequence[str] = ()) -> Callable:
+        """Register the decorated function as a check worth ``points``.
+
+        Args:
+            hints: what ``vaelab.grade.hint`` says while this check fails, one step
+                further each time it is asked: first a nudge to the lesson's formula, then
+                the idea, then the step that is usually missed. Words, not code.
+        """
 
         def register(fn: Callable[[Learner, Draw], Any]) -> Callable[[Learner, Draw], Any]:
-            self.append(Check(self.exercise, name, points, fn))
+            self.append(Check(self.exercise, name, points, fn, tuple(hints)))
             return fn
 
         return register
@@ -310,7 +317,13 @@ def _to_wire(value: Any) -> Any:
     if isinstance(value, Leaf):
         return {LEAF: value.tensor.detach(), "name": value.name}
     if isinstance(value, torch.nn.Module) and hasattr(value, "spec"):
-        return {MODEL: value.spec(), "state": value.state_dict(), "key": id(value)}
+        dtype = next(value.parameters()).dtype
+        return {
+            MODEL: value.spec(),
+            "state": value.state_dict(),
+            "key": id(value),
+            "dtype": dtype_name(dtype),
+        }
     if isinstance(value, torch.Generator):
         return {GENERATOR: value.get_state()}
     if isinstance(value, torch.Tensor):
@@ -351,6 +364,43 @@ EXCEPTION_HINTS = (
     ("unexpected keyword argument", " - keep the function's signature as given in the exercise"),
     ("positional argument", " - keep the function's signature as given in the exercise"),
     ("file too large", " - your code printed far too much; remove the prints in loops"),
+    (
+        "must match the size of tensor",
+        " - two tensors of different shapes meet: is a size typed in (a batch size, 784 "
+        "pixels, a number of dimensions) where it should come from the inputs?",
+    ),
+    (
+        "is invalid for input of size",
+        " - a shape is typed in (like 784 for 28x28 images): take the sizes from the inputs, "
+        "so that any image size and batch size work",
+    ),
+    (
+        "must have the same dtype",
+        " - tensors of two dtypes meet: make new tensors in the dtype of the inputs (or of "
+        "the model's parameters)",
+    ),
+    (
+        "expected scalar type",
+        " - tensors of two dtypes meet: make new tensors in the dtype of the inputs (or of "
+        "the model's parameters)",
+    ),
+    (
+        "division by zero",
+        " - a division by zero in plain Python: keep the computation in torch, where x / 0 "
+        "gives inf",
+    ),
+    (
+        "bincount only supports",
+        " - labels may be any integers, negative ones too: map them to 0, 1, 2, ... first",
+    ),
+    (
+        "class values must be non-negative",
+        " - labels may be any integers, negative ones too: map them to 0, 1, 2, ... first",
+    ),
+    (
+        "one_hot is only applicable to index tensor",
+        " - labels may come as any integer dtype: map them to 0, 1, 2, ... (int64) first",
+    ),
     (
         "could not get source code",
         " - vaelab's source is not available while your file is graded: write the formula yourself",
@@ -466,36 +516,57 @@ def as_number(value: Any, what: str) -> float:
 
 
 def tolerances(dtype: torch.dtype) -> tuple[float, float]:
-    """(rtol, atol) for comparing results of this dtype."""
-    if dtype == torch.float64:  # loose enough for a float32 constant such as torch.linspace
-        return 1e-6, 1e-8
+    """(rtol, atol) for comparing results of this dtype: its own precision, with room for
+    a different order of the same operations."""
+    if dtype == torch.float64:
+        return 1e-9, 1e-11
     if dtype in (torch.float16, torch.bfloat16):
         return 1e-2, 1e-3
     return 1e-4, 1e-5
 
 
-def close(got: torch.Tensor, want: torch.Tensor) -> bool:
-    """Same shape and values within the tolerance of ``want``'s dtype (NaN matches NaN)."""
+def close(got: torch.Tensor, want: torch.Tensor, *, dtype: torch.dtype | None = None) -> bool:
+    """Same shape and values within the tolerance of ``dtype`` (default ``want``'s dtype);
+    NaN matches NaN and inf matches inf of the same sign."""
     if not isinstance(got, torch.Tensor) or got.shape != want.shape:
         return False
-    rtol, atol = tolerances(want.dtype)
+    rtol, atol = tolerances(dtype or want.dtype)
     got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
     return bool(torch.allclose(got64, want64, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def float32_precision(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """True when ``got`` matches the float64 ``want`` at float32 precision only."""
+    return want.dtype == F64 and not close(got, want) and close(got, want, dtype=F32)
 
 
 Variants = Iterable[tuple[str, "torch.Tensor | Callable[[], torch.Tensor]"]]
 
 
-def matching_variant(got: torch.Tensor, variants: Variants) -> str | None:
-    """The feedback of the first variant that ``got`` matches, or None."""
+def matching_variant(
+    got: torch.Tensor, variants: Variants, want: torch.Tensor | None = None
+) -> str | None:
+    """The feedback of the first variant that ``got`` matches, or None. A float64 result
+    is matched at float32 precision: a known mistake stays known when a step of it also ran
+    in float32. A variant that equals ``want`` on these inputs is no mistake here: skipped."""
+    loose = F32 if isinstance(got, torch.Tensor) and got.dtype == F64 else None
     for message, variant in variants:
         try:
             value = variant() if callable(variant) else variant
         except Exception:  # a variant that cannot be computed here matches nothing
             continue
-        if isinstance(value, torch.Tensor) and close(got, value.to(got.dtype)):
+        if not isinstance(value, torch.Tensor):
+            continue
+        value = value.to(got.dtype)
+        if want is not None and close(value, want.to(got.dtype), dtype=loose):
+            continue
+        if close(got, value, dtype=loose):
             return message
     return None
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
 
 
 def expect_close(
@@ -506,17 +577,21 @@ def expect_close(
     case: str = "",
     variants: Variants = (),
     hint: str = "",
+    precision: str = "",
 ) -> torch.Tensor:
     """Raise a Mistake unless ``got`` equals ``want`` within tolerance; name the known mistake.
 
     Args:
         got: the learner's result.
-        want: the reference result.
+        want: the reference result; its dtype sets the tolerance (float32 results are
+            compared at float32 precision, float64 ones at float64 precision).
         what: how the feedback names the result ("reparameterize's z").
         case: the input, in words ("for mu of shape (1, 1)").
         variants: (feedback, known-wrong result) pairs, tried in order; a callable is
             evaluated only when needed.
         hint: added to the generic feedback when no variant matches.
+        precision: the feedback for a float64 result that is right only to float32
+            precision (default: a general one).
 
     Returns:
         got, as a tensor.
@@ -525,6 +600,13 @@ def expect_close(
     at = f" {case}" if case else ""
     variants = list(variants)
     if got.shape != want.shape:
+        if want.dim() and want.shape[0] == 1 and got.shape == want.squeeze().shape:
+            raise Mistake(  # a batch of one: a squeeze and a sum over the batch look alike
+                f"{what} has shape {tuple(got.shape)}{at}; expected {tuple(want.shape)}: keep "
+                "one value per example even when B is 1. A .squeeze() (or an index like [0]) "
+                "drops the batch dimension of a batch of one, and so does a sum or a mean over "
+                "the batch."
+            )
         message = matching_variant(got, variants)
         if message:
             raise Mistake(message)
@@ -532,16 +614,28 @@ def expect_close(
             f"{what} has shape {tuple(got.shape)}{at}; expected {tuple(want.shape)}."
             + (f" {hint}" if hint else "")
         )
-    if close(got, want):
+    if close(got, want) or float32_precision(got, want):
         if got.dtype != want.dtype:
             raise Mistake(
-                f"{what} has dtype {str(got.dtype).replace('torch.', '')}{at}; keep the inputs' "
-                f"dtype ({str(want.dtype).replace('torch.', '')})."
+                f"{what} has dtype {dtype_name(got.dtype)}{at}; keep the inputs' "
+                f"dtype ({dtype_name(want.dtype)})."
             )
-        return got
-    message = matching_variant(got, variants)
+        if close(got, want):
+            return got
+    message = matching_variant(got, variants, want)
     if message:
         raise Mistake(message)
+    if float32_precision(got, want):
+        gap = float((got.detach().double() - want.detach().double()).abs().max())
+        raise Mistake(
+            precision
+            or (
+                f"{what} is right only to float32 precision{at} (largest difference "
+                f"{gap:.1g}), but the inputs are float64: a step of your computation runs "
+                "in float32 (a tensor made without dtype=, a float32 constant, .float()). "
+                "Make every new tensor in the inputs' dtype."
+            )
+        )
     got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
     if not torch.isfinite(got64).all() and torch.isfinite(want64).all():
         raise Mistake(f"{what} contains inf or NaN{at}, where all values should be finite. {hint}")
@@ -625,3 +719,63 @@ def needs_working(ok: bool, name: str) -> None:
             f"first make `{name}` right on ordinary inputs (see its values check); "
             "this check tests a property of a working function."
         )
+
+
+# ---------------------------------------------------------------- one function using another
+
+CULPRIT = "`{user}` uses your `{helper}`, which fails its own check: fix that first."
+
+
+def helper_output(learner: Learner, helper: str, *args, **kwargs) -> Any:
+    """What the learner's ``helper`` returns on these inputs, asked of the learner's process
+    (a check that already called ``user`` on them asks what ``user`` may have built on);
+    None when the helper is missing, raises or calls a reference."""
+    if learner.names.get(helper, 0) is not None:  # missing, or not a function
+        return None
+    try:
+        return learner.call([(helper, args, kwargs)], after=False).value
+    except Mistake:
+        return None
+
+
+def culprit(
+    learner: Learner,
+    *,
+    user: str,
+    helper: str,
+    args: tuple,
+    want_helper: torch.Tensor,
+    got: Any,
+    rebuild: Callable[[torch.Tensor], torch.Tensor],
+    want: torch.Tensor,
+    variants: Variants = (),
+) -> str | None:
+    """Feedback naming ``helper`` when ``user`` failed because it builds on the learner's own
+    ``helper``, which is wrong on the same inputs; None otherwise.
+
+    The learner's process is asked for ``helper(*args)``; when that differs from
+    ``want_helper`` and ``rebuild(learner's helper output)`` gives ``got`` (what ``user``
+    returned), ``user`` is right up to its helper. ``rebuild(h)`` is the reference ``user``
+    with ``h`` in place of the reference helper's output; a ``variants`` match of ``got``
+    with the helper's error taken out adds what else is wrong.
+    """
+    if not isinstance(got, torch.Tensor):
+        return None
+    mine = helper_output(learner, helper, *args)
+    if not isinstance(mine, torch.Tensor):
+        return None
+    if close(mine, want_helper, dtype=F32):
+        return None  # the helper is right here: the problem is in ``user`` itself
+    try:
+        theirs = rebuild(mine.to(want_helper.dtype))  # the reference user on their helper
+    except Exception:
+        return None
+    first = CULPRIT.format(user=user, helper=helper)
+    if isinstance(theirs, torch.Tensor) and close(got, theirs.to(got.dtype), dtype=F32):
+        return first
+    try:  # the helper's error taken out of got: is something else wrong too?
+        fixed = got.detach().double() - theirs.double() + want.double()
+    except Exception:
+        return None
+    message = matching_variant(fixed.to(got.dtype), variants)
+    return f"{first} Besides, {message}" if message else None

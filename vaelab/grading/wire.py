@@ -34,7 +34,7 @@ MAX_DEPTH = 8  # nesting kept
 MAX_TEXT = 10_000  # characters kept per string
 
 # Markers: dicts standing for things that are not plain data.
-MODEL = "__vaelab_model__"  # {MODEL: spec, "state": state_dict, "key": k}: a vaelab model
+MODEL = "__vaelab_model__"  # {MODEL: spec, "state": state_dict, "key": k, "dtype": "float32"}
 GENERATOR = "__vaelab_generator__"  # {GENERATOR: state}: a torch.Generator in that state
 LEAF = "__vaelab_leaf__"  # {LEAF: tensor, "name": name}: an input that requires grad
 PREVIOUS = "__vaelab_previous__"  # {PREVIOUS: True}: the previous step's output
