@@ -232,8 +232,8 @@ def test_visibility_applies_to_every_test_and_hides_the_points(visibility):
 def test_exercise_lists_are_parsed_with_clear_errors():
     assert gradescope.parse_exercises("ex04, 3,ex03_reparameterize") == ["ex03", "ex04"]
     assert gradescope.parse_exercises(None) == list(grade.EXERCISES)
-    with pytest.raises(ValueError, match="'ex09' is not an exercise; the exercises are ex01"):
-        gradescope.parse_exercises("ex03,ex09")
+    with pytest.raises(ValueError, match="'ex11' is not an exercise; the exercises are ex01"):
+        gradescope.parse_exercises("ex03,ex11")
 
 
 def test_grade_cli_refuses_option_combinations_that_make_no_sense(tmp_path, capsys):
@@ -415,7 +415,12 @@ def test_run_autograder_names_known_mistakes_in_the_tests_output(tmp_path):
         assert sum(t["score"] for t in tests[exercise]) < 10
     assert results["score"] == sum(t["score"] for t in results["tests"]) < 20
     elbo = {t["name"]: t for t in tests["ex04"]}
-    assert elbo["ex04 kl_divergence: closed form, one value per example"]["status"] == "passed"
+    assert (
+        elbo["ex04 kl_divergence: closed form, one value per example, any (B, D) and dtype"][
+            "status"
+        ]
+        == "passed"
+    )
     assert "averaged over all pixels" in elbo[_plan_names("ex04")[3]]["output"]
 
 
