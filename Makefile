@@ -13,8 +13,12 @@ LAB_ARGS ?=
 # of its own, so that quick and full runs never mix.
 FAST ?=
 BOOK_DIR := book/_build$(if $(filter 1,$(FAST)),/fast)
+# Lessons executed side by side while the book is read (MyST-NB runs one kernel per Sphinx
+# process), each kernel on one thread so that they do not fight over the cores.
+BOOK_JOBS ?= 2
 # $(call sphinx,BUILD_DIR): strict (warnings are errors, every reference must resolve).
-sphinx = $(PY) -m sphinx -b html -W --keep-going -n -T -d $(1)/doctrees book $(1)/html
+sphinx = $(if $(filter 1,$(BOOK_JOBS)),,OMP_NUM_THREADS=1) \
+	$(PY) -m sphinx -j $(BOOK_JOBS) -b html -W --keep-going -n -T -d $(1)/doctrees book $(1)/html
 
 .PHONY: setup lab test test-fast test-lessons book book-clean lint format bench gpu-check clean
 
