@@ -19,8 +19,9 @@ def mutual_information(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     Edge cases: the labels may be any integers (negative ones, gaps between the values); a
     labelling with a single value gives 0. Continuous values, such as latent codes, have to
-    be cut into bins first, as the lesson does: raise a ValueError for a floating-point
-    input instead of counting every distinct number as a label of its own.
+    be cut into bins first, as the lesson does: raise a ValueError when ``a`` or ``b`` is
+    floating-point, instead of counting every distinct number as a label of its own. Do not
+    change ``a`` or ``b`` in place.
 
     Args:
         a: (N,) integer labels.

@@ -47,8 +47,9 @@ def log_mixture_prior(
 
     Edge cases: K = 1 is a single Gaussian. Codes far from every component (say z = 1000)
     must give a finite, very negative number, not -inf or nan: work with logarithms
-    throughout and combine the components with a log-sum-exp. Gradients must reach means,
-    logvars and logits (torch operations only).
+    throughout and combine the components with a log-sum-exp. Float32 and float64 inputs
+    both work, and the result keeps their dtype. Gradients must reach means, logvars and
+    logits (torch operations only), and no input is changed in place.
 
     Args:
         z: (B, D) codes.

@@ -888,6 +888,16 @@ def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch
     assert hints.reset(entry["path"]) and not hints.reset(entry["path"])
     again = hints.hint_text(entry, "ex04", core.hints_for, again="a()", start_over="r()")
     assert f"Hint 1 of {len(steps)}:" in again
+    # a function not started yet gets the first hint, and uses none up
+    stub = {**entry, "checks": [{**entry["checks"][1], "feedback": "`negative_elbo` is not "
+                                 "implemented yet (it raises NotImplementedError)."}]}  # fmt: skip
+    hints.reset(entry["path"])
+    for _ in range(2):
+        text = hints.hint_text(stub, "ex04", core.hints_for, again="a()", start_over="r()")
+        assert f"Hint 1 of {len(steps)}:" in text and "Not counted" in text
+    assert f"Hint 1 of {len(steps)}:" in hints.hint_text(
+        entry, "ex04", core.hints_for, again="a()", start_over="r()"
+    )
     passing = {**entry, "checks": entry["checks"][:1]}
     assert "no hint needed" in hints.hint_text(
         passing, "ex04", core.hints_for, again="", start_over=""

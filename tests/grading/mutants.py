@@ -887,6 +887,22 @@ MUTANTS = [
         "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
         "raised AssertionError; raise a ValueError",
     ),
+    (
+        "ex09",
+        "mi-refuses-float-a-only",
+        "def mutual_information(a, b):\n"
+        "    if a.is_floating_point():\n"
+        "        raise ValueError('bin the codes first')\n"
+        "    _, ia = torch.unique(a, return_inverse=True)\n"
+        "    _, ib = torch.unique(b, return_inverse=True)\n"
+        "    joint = torch.zeros(int(ia.max()) + 1, int(ib.max()) + 1, dtype=torch.float64)\n"
+        "    joint.index_put_((ia, ib), torch.ones(len(ia), dtype=torch.float64), accumulate=True)\n"
+        "    joint = joint / len(ia)\n"
+        "    p_a, p_b = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)\n"
+        "    seen = joint > 0\n"
+        "    return (joint[seen] * (joint / (p_a * p_b))[seen].log()).sum()\n",
+        "continuous codes as `b`",
+    ),
     # ex09 mutual_information_gap
     (
         "ex09",
@@ -1304,6 +1320,7 @@ SCORES = {
     "mi-zero-log-zero": 4.5,
     "mi-bincount-negative-labels": 8.5,
     "mi-continuous-codes-counted": 9,
+    "mi-refuses-float-a-only": 9,
     "mi-continuous-codes-truncated": 9,
     "mi-wrong-exception": 9,
     "mig-not-normalised": 5.5,

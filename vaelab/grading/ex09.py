@@ -247,7 +247,14 @@ def _mi_continuous(learner: Learner, draw: Draw):
     needs_working(right, "mutual_information")
     n = len(b)
     codes = draw.randn(n, dtype=F64)  # one latent dimension's codes, continuous
-    outcome = mutual_information.many([((codes, b), {})])[0]
+    # the codes as either argument: the lesson's b (bins of z_d), or a
+    for args, which in (((codes, b), "a"), ((b, codes), "b")):
+        outcome = mutual_information.many([(args, {})])[0]
+        _expect_refused(outcome, learner, n, which, _entropy(b))
+
+
+def _expect_refused(outcome, learner: Learner, n: int, which: str, entropy) -> None:
+    """A Mistake unless the call raised a ValueError for continuous codes as ``which``."""
     error = (outcome.reply or {}).get("error") if isinstance(outcome.reply, dict) else None
     if error:
         if error.get("type") == "ValueError":
@@ -255,23 +262,23 @@ def _mi_continuous(learner: Learner, draw: Draw):
         if error.get("kind") in ("not_implemented", "exit", "recursion", "memory"):
             raise Mistake(exception_feedback("mutual_information", error, learner.memory_gb))
         raise Mistake(
-            f"for float codes, mutual_information raised {error.get('type')}; raise a "
-            "ValueError that says why (continuous values must be cut into bins first)."
+            f"for float codes as `{which}`, mutual_information raised {error.get('type')}; "
+            "raise a ValueError that says why (continuous values must be cut into bins first)."
         )
     got = outcome.value
     value = float(got) if isinstance(got, torch.Tensor) and got.numel() == 1 else None
-    if value is not None and math.isclose(value, float(_entropy(b)), rel_tol=1e-4):
+    if value is not None and math.isclose(value, float(entropy), rel_tol=1e-4):
         raise Mistake(
-            f"for {n} continuous codes (every value different) mutual_information gives "
-            f"{value:.4g} nats, the entropy of b: each float became a label of its own, so "
-            "the code 'determines' the factor whatever it holds. Continuous codes must be cut "
-            "into bins first (the lesson uses 20 equal-width bins); raise a ValueError for "
-            "floating-point input."
+            f"for {n} continuous codes as `{which}` (every value different) mutual_information "
+            f"gives {value:.4g} nats, the entropy of the other labelling: each float became a "
+            "label of its own, so the code 'determines' the factor whatever it holds. "
+            "Continuous codes must be cut into bins first (the lesson uses 20 equal-width "
+            "bins); raise a ValueError when either input is floating-point."
         )
     raise Mistake(
-        "mutual_information returned a value for continuous (floating-point) codes: it "
-        "counts labels, so raise a ValueError for float input, saying the codes must be cut "
-        "into bins first (the lesson uses 20 equal-width bins)."
+        f"mutual_information returned a value for continuous (floating-point) codes as "
+        f"`{which}`: it counts labels, so raise a ValueError for float input (in `a` or `b`), "
+        "saying the codes must be cut into bins first (the lesson uses 20 equal-width bins)."
     )
 
 

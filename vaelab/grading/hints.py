@@ -105,7 +105,10 @@ def hint_text(
         lines.append(f"Still stuck? Ask again ({again}) for the next hint.")
     else:
         lines.append("That was the last hint for this check; the lesson has the rest.")
-    seen[failing["name"]] = step + 1
-    _save(path, state)
+    if "not implemented yet" in failing["feedback"]:  # an untouched function uses no hint up
+        lines.append("(Not counted: the function is not started yet.)")
+    else:
+        seen[failing["name"]] = step + 1
+        _save(path, state)
     lines.append(f"(The hints you have seen are remembered in {path}; {start_over} starts over.)")
     return "\n".join(lines)

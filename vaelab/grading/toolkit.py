@@ -716,8 +716,8 @@ def needs_working(ok: bool, name: str) -> None:
     """A Mistake unless ``name`` is right on ordinary inputs (for checks of a property)."""
     if not ok:
         raise Mistake(
-            f"first make `{name}` right on ordinary inputs (see its values check); "
-            "this check tests a property of a working function."
+            f"first make `{name}` right on ordinary inputs (see the check above that compares "
+            "its values); this check tests a property of a working function."
         )
 
 
