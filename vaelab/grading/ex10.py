@@ -23,12 +23,12 @@ from vaelab.grading.toolkit import (
     as_tensor,
     close,
     dtype_name,
-    exception_feedback,
     expect_close,
     expect_gradients,
     expect_unchanged,
     learner_function,
     needs_working,
+    raised_error,
     shape_words,
     weighted_grads,
 )
@@ -195,18 +195,14 @@ def _mask_one(learner: Learner, draw: Draw):
 
 
 def _expect_value_error(outcome, what: str, learner: Learner) -> None:
-    reply = outcome.reply if isinstance(outcome.reply, dict) else {}
-    error = reply.get("error")
-    if error:
-        if error.get("type") == "ValueError":
-            return
-        if error.get("kind") in ("not_implemented", "exit", "recursion", "memory"):
-            raise Mistake(exception_feedback("causal_mask", error, learner.memory_gb))
+    error = raised_error(outcome, learner, "causal_mask")
+    if error is None:
+        raise Mistake(f"causal_mask returned a mask for {what}: raise a ValueError instead.")
+    if error.get("type") != "ValueError":
         raise Mistake(
             f"for {what}, causal_mask raised {error.get('type')}; raise a ValueError that "
             "names the problem and what to pass instead."
         )
-    raise Mistake(f"causal_mask returned a mask for {what}: raise a ValueError instead.")
 
 
 @check(
@@ -214,7 +210,7 @@ def _expect_value_error(outcome, what: str, learner: Learner) -> None:
     1,
     (
         "Which pixel is the centre of a 4 x 4 kernel?",
-        "None: an even kernel_size has no centre pixel, so there is no 'before the centre' to "
+        "An even kernel_size has no centre pixel, so there is no 'before the centre' to "
         "mask. Check the arguments first and raise a ValueError for an even or non-positive "
         "kernel_size, and for a mask_type other than 'A' or 'B'.",
     ),
@@ -231,7 +227,7 @@ def _mask_errors(learner: Learner, draw: Draw):
     ]
     for args, what in cases:  # one request each: a batch stops at its first exception
         outcome = causal_mask.many([(args, {})])[0]
-        if args[0] == even and not (isinstance(outcome.reply, dict) and outcome.reply.get("error")):
+        if args[0] == even and raised_error(outcome, learner, "causal_mask") is None:
             raise Mistake(
                 f"causal_mask returned a mask for kernel_size={even}, but an even kernel_size has "
                 "no centre pixel: raise a ValueError (with no centre, 'before the centre' means "

@@ -303,6 +303,17 @@ class LearnerFunction:
         return [outcome.value for outcome in self.many(calls)]
 
 
+def raised_error(outcome: Outcome, learner: Learner, name: str) -> dict | None:
+    """The exception a call raised, as plain data ({"type": "ValueError", ...}); None when
+    it returned. A stub, an exit, a recursion or running out of memory is a Mistake with
+    its usual feedback: those are not the error a check of refused input asks for."""
+    reply = outcome.reply if isinstance(outcome.reply, dict) else {}
+    error = reply.get("error")
+    if error and error.get("kind") in ("not_implemented", "exit", "recursion", "memory"):
+        raise Mistake(exception_feedback(name, error, learner.memory_gb))
+    return error or None
+
+
 def learner_function(learner: Learner, name: str) -> LearnerFunction:
     """The learner's function ``name``; a Mistake when it is missing or not a function."""
     if name not in learner.names:
