@@ -1435,6 +1435,7 @@ NEW_CHECKS = {
         "mi-continuous-codes-counted",
         "mi-continuous-codes-truncated",
         "mi-wrong-exception",
+        "mi-refuses-float-a-only",
     ),
     (
         "ex09",
