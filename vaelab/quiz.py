@@ -67,6 +67,7 @@ class Question:
     explanation: str = ""  # numeric: how the answer is found (shown when right)
     hint: str = ""  # numeric: a nudge (shown when wrong)
     mistakes: tuple[Mistake, ...] = ()  # numeric: recognised wrong answers
+    claims: tuple[str, ...] = ()  # ids of the lesson's claims (vaelab.claims) it rests on
 
     @property
     def numeric(self) -> bool:
@@ -121,6 +122,7 @@ def _parse(raw: dict, lesson: int, module: str) -> Question:
     fields["lesson"] = lesson
     fields["options"] = tuple(raw.get("options", ()))
     fields["explanations"] = tuple(raw.get("explanations", ()))
+    fields["claims"] = tuple(raw.get("claims", ()))
     fields["mistakes"] = tuple(
         m if isinstance(m, Mistake) else Mistake(**m) for m in raw.get("mistakes", ())
     )
