@@ -14,7 +14,7 @@ from grading.mutants import MUTANTS
 from grading.solutions import NAMES, source
 
 from vaelab import grade
-from vaelab.grading import gradescope, summary
+from vaelab.grading.output import gradescope, summary
 
 REPO = Path(__file__).resolve().parent.parent
 VALUES = "values with a given eps: z = mu + sigma * eps"
@@ -94,7 +94,7 @@ def test_summarize_counts_groups_by_pattern_and_sorts_by_failures():
 
 
 def test_follow_on_feedback_starts_as_the_summary_expects():
-    from vaelab.grading.toolkit import Mistake, needs_working
+    from vaelab.grading.checks.toolkit import Mistake, needs_working
 
     with pytest.raises(Mistake) as raised:
         needs_working(False, "kl_divergence")

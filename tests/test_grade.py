@@ -22,7 +22,8 @@ from grading.mutants import MUTANTS, NEW_CHECKS
 from grading.solutions import NAMES, source
 
 from vaelab import grade
-from vaelab.grading import runner as core
+from vaelab.grading.checks import checks_for, hints_for, protected_for
+from vaelab.grading.runtime import runner as core
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
@@ -37,7 +38,7 @@ def _module(text: str) -> types.ModuleType:
 
 def _grade_in_process(exercise: str, text: str) -> list[dict]:
     module = _module(text)
-    return [core.run_check(item, module) for item in core.checks_for(exercise)]
+    return [core.run_check(item, module) for item in checks_for(exercise)]
 
 
 def _write_solutions(folder: Path, exercises=tuple(NAMES)) -> Path:
@@ -54,7 +55,7 @@ def test_every_exercise_has_a_stub_and_ten_points():
     assert set(grade.EXERCISES) == set(NAMES)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
-        assert sum(c.points for c in core.checks_for(exercise)) == pytest.approx(10)
+        assert sum(c.points for c in checks_for(exercise)) == pytest.approx(10)
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
@@ -120,7 +121,7 @@ def test_each_new_check_catches_its_known_mistakes_with_their_own_feedback(exerc
     another check), with the feedback recorded for it; most have three or more."""
     names = NEW_CHECKS[(exercise, check)]
     assert len(names) >= 3 or check.startswith("anomaly_score"), names
-    assert check in {c.name for c in core.checks_for(exercise)}, check
+    assert check in {c.name for c in checks_for(exercise)}, check
     for name in names:
         mutant_exercise, text = _mutant(name)
         assert mutant_exercise == exercise, name
@@ -134,7 +135,7 @@ def test_each_new_check_catches_its_known_mistakes_with_their_own_feedback(exerc
 
 def test_every_exercise_has_hints_for_every_check():
     for exercise in grade.EXERCISES:
-        for item in core.checks_for(exercise):
+        for item in checks_for(exercise):
             assert item.hints, (exercise, item.name)
             assert all(len(h.split()) >= 6 for h in item.hints), (exercise, item.name)
 
@@ -182,7 +183,7 @@ EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
 
 
 def test_ex03_points_per_check():
-    points = {c.name: c.points for c in core.checks_for("ex03")}
+    points = {c.name: c.points for c in checks_for("ex03")}
     assert points == {
         "any batch shape (B, D) and dtype, with eps given and without": 1,
         "values with a given eps: z = mu + sigma * eps": 2,
@@ -248,7 +249,7 @@ def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
     assert "not implemented yet" not in text and "check" not in text
     for entry in stubs["exercises"]:
         assert f"{entry['exercise']}  " in text
-        assert len(entry["checks"]) == len(core.checks_for(entry["exercise"][:4]))
+        assert len(entry["checks"]) == len(checks_for(entry["exercise"][:4]))
         assert all("not implemented yet" in c["feedback"] for c in entry["checks"])
     assert text.count(grade.NOT_STARTED) == len(NAMES)
     one = {**stubs, "exercises": stubs["exercises"][2:3], "points": 0, "max_points": 10}
@@ -327,7 +328,7 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
             assert isinstance(c["passed"], bool) and isinstance(c["feedback"], str)
     assert [e["exercise"] for e in report["exercises"]] == ["ex03_reparameterize", "ex04_elbo"]
     stub = report["exercises"][0]  # ...but every check in the JSON report
-    assert len(stub["checks"]) == len(core.checks_for("ex03"))
+    assert len(stub["checks"]) == len(checks_for("ex03"))
     assert all("not implemented yet" in c["feedback"] for c in stub["checks"])
 
 
@@ -393,7 +394,7 @@ def test_class_gradebook_csv_and_json(tmp_path, monkeypatch, capsys):
         "passed",
         "feedback",
     }
-    checks = len(core.checks_for("ex03")) + len(core.checks_for("ex04"))
+    checks = len(checks_for("ex03")) + len(checks_for("ex04"))
     assert len(rows) == 2 * checks
     assert {
         r["feedback"] for r in rows if r["learner"] == "bob" and r["exercise"] == "ex04_elbo"
@@ -689,7 +690,7 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 
     recorder = types.ModuleType("recorder")
     recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
-    for item in core.checks_for("ex04"):
+    for item in checks_for("ex04"):
         assert core.run_check(item, recorder, seed=1)["passed"]
     path = tmp_path / "ex04_elbo.py"
     path.write_text(_table_source(table))
@@ -709,21 +710,23 @@ def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
     assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
     for exercise, name, text, feedback in MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
-        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
         assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
         assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
     for exercise in NAMES:
         module = _module(source(exercise))
-        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
+        results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
         assert all(r["passed"] for r in results), (exercise, results)
 
 
 SWITCH_OFF = """
 import sys
-from vaelab.grading import child, runner
+from vaelab.grading import EXERCISES
+from vaelab.grading.checks import protected_for
+from vaelab.grading.runtime import child
 counts = []
-for exercise in runner.EXERCISES:
-    labels = runner.protected_for(exercise)
+for exercise in EXERCISES:
+    labels = protected_for(exercise)
     files = child.switch_off(labels)  # for good: this process serves no other purpose
     assert files and all(f.suffix == ".py" for f in files)
     for label in labels:
@@ -748,7 +751,7 @@ def test_every_protected_reference_exists_and_is_switched_off():
     out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     counts = [int(n) for n in out.stdout.split()]
-    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
+    assert counts == [len(protected_for(e)) for e in sorted(NAMES)]
     assert min(counts) >= 1
 
 
@@ -758,7 +761,7 @@ def test_answers_are_plain_data_or_refused():
 
     import torch
 
-    from vaelab.grading import wire
+    from vaelab.grading.runtime import wire
 
     value = {"z": torch.arange(6.0).view(2, 3), "n": (1, 2.5, None, "a"), 3: [True, 1j]}
     back = wire.loads(wire.dumps(value))
@@ -856,11 +859,11 @@ def test_a_learner_sees_neither_the_seed_nor_another_learners_results(tmp_path):
 
 
 def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch):
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
     monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
     check = "negative_elbo: BCE summed over pixels + KL, per example"
-    steps = core.hints_for("ex04")[check]
+    steps = hints_for("ex04")[check]
     entry = {
         "exercise": "ex04_elbo",
         "path": str(tmp_path / "ex04_elbo.py"),
@@ -873,7 +876,7 @@ def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch
         ],
     }
     texts = [
-        hints.hint_text(entry, "ex04", core.hints_for, again="again()", start_over="reset()")
+        hints.hint_text(entry, "ex04", hints_for, again="again()", start_over="reset()")
         for _ in range(len(steps) + 1)
     ]
     for i, text in enumerate(texts):
@@ -886,22 +889,20 @@ def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch
     state = json.loads(hints.state_path().read_text())
     assert state[str(Path(entry["path"]).resolve())] == {check: len(steps)}
     assert hints.reset(entry["path"]) and not hints.reset(entry["path"])
-    again = hints.hint_text(entry, "ex04", core.hints_for, again="a()", start_over="r()")
+    again = hints.hint_text(entry, "ex04", hints_for, again="a()", start_over="r()")
     assert f"Hint 1 of {len(steps)}:" in again
     # a function not started yet gets the first hint, and uses none up
     stub = {**entry, "checks": [{**entry["checks"][1], "feedback": "`negative_elbo` is not "
                                  "implemented yet (it raises NotImplementedError)."}]}  # fmt: skip
     hints.reset(entry["path"])
     for _ in range(2):
-        text = hints.hint_text(stub, "ex04", core.hints_for, again="a()", start_over="r()")
+        text = hints.hint_text(stub, "ex04", hints_for, again="a()", start_over="r()")
         assert f"Hint 1 of {len(steps)}:" in text and "Not counted" in text
     assert f"Hint 1 of {len(steps)}:" in hints.hint_text(
-        entry, "ex04", core.hints_for, again="a()", start_over="r()"
+        entry, "ex04", hints_for, again="a()", start_over="r()"
     )
     passing = {**entry, "checks": entry["checks"][:1]}
-    assert "no hint needed" in hints.hint_text(
-        passing, "ex04", core.hints_for, again="", start_over=""
-    )
+    assert "no hint needed" in hints.hint_text(passing, "ex04", hints_for, again="", start_over="")
 
 
 def test_hint_and_cli_hint_grade_the_file_and_give_the_next_hint(tmp_path, monkeypatch, capsys):
@@ -937,7 +938,7 @@ def test_ex09_references_agree_with_scikit_learn_and_mig():
     from sklearn.metrics import mutual_info_score
 
     from vaelab import disentangle
-    from vaelab.grading import ex09
+    from vaelab.grading.checks import ex09
 
     module = _module(source("ex09"))
     generator = torch.Generator().manual_seed(0)
@@ -959,7 +960,7 @@ def test_ex09_references_agree_with_scikit_learn_and_mig():
 
 
 def test_class_summary_counts_a_named_culprit_as_a_follow_on():
-    from vaelab.grading import summary
+    from vaelab.grading.output import summary
 
     def outcome(learner, feedback):
         return {

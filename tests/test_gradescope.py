@@ -25,8 +25,8 @@ from grading.mutants import MUTANTS
 from grading.solutions import NAMES, source
 
 from vaelab import cli, grade
-from vaelab.grading import gradescope
-from vaelab.grading import runner as core
+from vaelab.grading.checks import checks_for
+from vaelab.grading.output import gradescope
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -144,7 +144,7 @@ def _by_exercise(results: dict) -> dict[str, list[dict]]:
 
 
 def _plan_names(exercise: str) -> list[str]:
-    return [f"{exercise} {c.name}" for c in core.checks_for(exercise)]
+    return [f"{exercise} {c.name}" for c in checks_for(exercise)]
 
 
 # ---------------------------------------------------------------- results.json from a report
@@ -154,7 +154,7 @@ def _report() -> dict:
     """A report as grade_paths gives it: ex03 graded, ex04 not graded, a stray file."""
     ex03 = [
         {"name": c.name, "points": c.points, "max_points": c.points, "passed": True}
-        for c in core.checks_for("ex03")
+        for c in checks_for("ex03")
     ]
     ex03 = [{**c, "feedback": "ok"} for c in ex03]
     ex03[1].update(points=0.0, passed=False, feedback="`logvar` is used as the variance")

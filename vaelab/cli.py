@@ -349,7 +349,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_autograder(args) -> int:
-    from vaelab.grading import gradescope
+    from vaelab.grading.output import gradescope
 
     try:
         out = gradescope.build_autograder(

@@ -14,11 +14,11 @@ Three ways in:
 
 Each exercise file is imported in a process of its own, with a time limit and, on Linux,
 a memory limit, that only calls its functions on the grader's inputs and sends back what
-came out (``vaelab.grading.sandbox``, ``vaelab.grading.child``); the checks of exercise NN
-(``vaelab.grading.exNN``) compare that with vaelab's reference in a grader worker
-(``vaelab.grading.jobs``), a process the learner's code never runs in.
-``vaelab.grading.report`` formats the results, ``vaelab.grading.gradescope`` writes them
-for Gradescope and ``vaelab.grading.summary`` sums up a class. Importing this module
+came out (``vaelab.grading.runtime.sandbox``, ``vaelab.grading.runtime.child``); the checks of exercise NN
+(``vaelab.grading.checks.exNN``) compare that with vaelab's reference in a grader worker
+(``vaelab.grading.runtime.jobs``), a process the learner's code never runs in.
+``vaelab.grading.output.report`` formats the results, ``vaelab.grading.output.gradescope`` writes them
+for Gradescope and ``vaelab.grading.output.summary`` sums up a class. Importing this module
 imports no torch. The inputs are drawn from a seed, fresh for each run unless given. The
 report has the shape::
 
@@ -40,15 +40,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vaelab.grading import EXERCISES, new_seed
-from vaelab.grading import summary as class_summaries
-from vaelab.grading.gradescope import (
+from vaelab.grading.output import summary as class_summaries
+from vaelab.grading.output.gradescope import (
     VISIBILITIES,
     not_submitted,
     parse_exercises,
     results_json,
     write_results,
 )
-from vaelab.grading.report import (
+from vaelab.grading.output.report import (
     NOT_STARTED,
     GradeReport,
     format_gradebook,
@@ -152,7 +152,7 @@ def _run(
     memory_gb: float | None,
     seed: int,
 ):
-    from vaelab.grading.jobs import Job, run_jobs
+    from vaelab.grading.runtime.jobs import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
     graded = iter(
@@ -271,7 +271,7 @@ def hint(
     Returns:
         The text printed.
     """
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
     key = _exercise_key(exercise)
     file = Path(path) if path else find_exercise(key)
@@ -286,8 +286,8 @@ def hint(
 
 
 def _hint_text(entry: dict, key: str, again: str) -> str:
-    from vaelab.grading import hints
-    from vaelab.grading.runner import hints_for
+    from vaelab.grading.checks import hints_for
+    from vaelab.grading.output import hints
 
     start_over = (
         f'vaelab.grade.hint("{key}", reset=True)'
@@ -479,7 +479,7 @@ def class_summary(book: dict) -> dict:
     Returns:
         ``{"learners", "checks": [{"exercise", "number", "check", "max_points", "passed",
         "failed", "not_started", "feedback": [{"count", "pattern", "example",
-        "learners"}]}]}`` (see ``vaelab.grading.summary``).
+        "learners"}]}]}`` (see ``vaelab.grading.output.summary``).
     """
     outcomes = class_summaries.outcomes_from_gradebook(book)
     return class_summaries.summarize(outcomes, [lr["learner"] for lr in book["learners"]])
@@ -657,7 +657,7 @@ def _hint_paths(paths: list[str]) -> list[str]:
 
 
 def _main_hint(args) -> int:
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
     paths = _hint_paths(args.paths) if args.paths else _default_paths()
     if not paths:

@@ -12,8 +12,8 @@ import math
 import torch
 
 from vaelab import losses, metrics, schedules
-from vaelab.grading.common import batch_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.toolkit import (
     F64,
     Checklist,
     Draw,

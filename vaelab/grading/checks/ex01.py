@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import losses, models
-from vaelab.grading.common import (
+from vaelab.grading.checks.common import (
     UNSTABLE_BCE,
     batch_mistakes,
     bce_mistakes,
     extreme_logits,
     image_cases,
 )
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     PREVIOUS_OUTPUT,
     Checklist,
     Draw,

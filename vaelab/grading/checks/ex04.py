@@ -9,14 +9,14 @@ from __future__ import annotations
 import torch
 
 from vaelab import losses
-from vaelab.grading.common import (
+from vaelab.grading.checks.common import (
     UNSTABLE_BCE,
     batch_mistakes,
     bce_mistakes,
     extreme_logits,
     image_cases,
 )
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

@@ -12,8 +12,8 @@ import math
 import torch
 
 from vaelab import anomaly, losses, models
-from vaelab.grading.common import batch_mistakes, bce_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes, bce_mistakes
+from vaelab.grading.checks.toolkit import (
     Checklist,
     Draw,
     Learner,

@@ -3,12 +3,12 @@
 A check is a function ``check(learner, draw)`` that returns normally when it passes and
 raises ``Mistake("feedback")`` when it fails. ``learner`` gives access to the learner's
 functions; calling one sends the inputs to the learner's process, which calls it and
-sends back plain data (see ``vaelab.grading.child``), so every comparison here runs in
+sends back plain data (see ``vaelab.grading.runtime.child``), so every comparison here runs in
 the grading process, whose torch the learner's code never touched. ``draw`` holds the
 check's inputs, drawn from the run's seed. Mistakes are named by comparing the learner's
 output with the reference and with known-wrong variants of the reference, never by
 reading the learner's source. Each exercise's checks are a ``Checklist`` in
-``vaelab.grading.exNN``.
+``vaelab.grading.checks.exNN``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from vaelab.grading.wire import GENERATOR, LEAF, MODEL, PREVIOUS, ROWS, Opaque, Unreadable
+from vaelab.grading.runtime.wire import GENERATOR, LEAF, MODEL, PREVIOUS, ROWS, Opaque, Unreadable
 
 FEEDBACK_CHARS = 400  # longest feedback text kept from an exception message
 F32, F64 = torch.float32, torch.float64
@@ -170,7 +170,7 @@ class Learner:
     """The learner's file as the checks see it: its names, and its functions to call.
 
     ``transport.call(request)`` runs a request in the learner's process (or, for tests, in
-    this one) and returns ``(reply, events)``; see ``vaelab.grading.sandbox``.
+    this one) and returns ``(reply, events)``; see ``vaelab.grading.runtime.sandbox``.
     """
 
     def __init__(self, transport, names: dict[str, str | None], memory_gb: float | None = None):

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import models
-from vaelab.grading.common import reference_std
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

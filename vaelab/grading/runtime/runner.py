@@ -1,24 +1,23 @@
 """Which checks an exercise has, and running them on a learner's file.
 
-The checks of exercise NN live in ``vaelab.grading.exNN``; this module loads that module
+The checks of exercise NN live in ``vaelab.grading.checks.exNN``; this module loads that module
 by name when it is asked for them, so no exercise module imports it (no import circles).
-Each file is graded in a grader process (``vaelab.grading.jobs`` starts them) that drives
-the file's own learner process (``vaelab.grading.sandbox``); the checks, their
+Each file is graded in a grader process (``vaelab.grading.runtime.jobs`` starts them) that drives
+the file's own learner process (``vaelab.grading.runtime.sandbox``); the checks, their
 comparisons and their feedback run here, in the grader process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from vaelab.grading import EXERCISES, child, new_seed, wire
-from vaelab.grading.sandbox import RemoteLearner, Stopped, read_output
-from vaelab.grading.toolkit import (
+from vaelab.grading import new_seed
+from vaelab.grading.checks import checks_for, protected_for
+from vaelab.grading.checks.toolkit import (
     Check,
     Draw,
     Learner,
@@ -28,27 +27,8 @@ from vaelab.grading.toolkit import (
     reference_name,
     shorten,
 )
-
-
-def _module(exercise: str) -> ModuleType:
-    if exercise not in EXERCISES:
-        raise KeyError(f"no checks for {exercise!r}; known: {sorted(EXERCISES)}")
-    return importlib.import_module(f"vaelab.grading.{exercise}")
-
-
-def checks_for(exercise: str) -> list[Check]:
-    """The checks of one exercise, in order ("ex03" -> [Check, ...])."""
-    return list(_module(exercise).checks)
-
-
-def hints_for(exercise: str) -> dict[str, tuple[str, ...]]:
-    """Each check's hints, by check name ("kl_divergence: ..." -> ("nudge", "step", ...))."""
-    return {item.name: item.hints for item in checks_for(exercise)}
-
-
-def protected_for(exercise: str) -> list[str]:
-    """The vaelab functions switched off while ``exercise`` is graded ("losses.kl_divergence")."""
-    return list(_module(exercise).PROTECTED)
+from vaelab.grading.runtime import child, wire
+from vaelab.grading.runtime.sandbox import RemoteLearner, Stopped, read_output
 
 
 @contextlib.contextmanager
@@ -237,7 +217,7 @@ def run_exercise(
 
 
 def serve_jobs(conn) -> None:
-    """A grader worker's loop (see ``vaelab.grading.jobs``): grade each file sent on
+    """A grader worker's loop (see ``vaelab.grading.runtime.jobs``): grade each file sent on
     ``conn``, send back its entry. The learner's process is forked before any check of
     its file runs and before the run's seed arrives, and the previous file's entry is
     dropped first, so it inherits neither the seed nor another learner's results."""

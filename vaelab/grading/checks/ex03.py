@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from vaelab import losses
-from vaelab.grading.common import reference_std
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

@@ -19,7 +19,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from vaelab.grading.report import MISSING
+from vaelab.grading.output.report import MISSING
 
 __all__ = [
     "format_summary",

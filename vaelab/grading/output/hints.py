@@ -1,12 +1,12 @@
 """Hints on demand: the next hint for the first failing check of a graded exercise.
 
-Each check may carry hints (``@checks.add(name, points, hints)`` in ``vaelab.grading.exNN``),
+Each check may carry hints (``@checks.add(name, points, hints)`` in ``vaelab.grading.checks.exNN``),
 from a nudge towards the lesson's formula to the step that is usually missed. Asking again
 for the same failing check gives the next one. How many hints of each check a learner has
 seen is remembered in a small JSON file, ``$VAELAB_CACHE/hints.json`` (default
 ``~/.cache/vaelab/hints.json``), keyed by the exercise file and the check; ``reset`` starts
 an exercise over. Nothing here imports torch: the hints are asked of the exercise's checks
-(``vaelab.grading.runner.hints_for``) only when one is given.
+(``vaelab.grading.checks.hints_for``) only when one is given.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def hint_text(
     Args:
         entry: the exercise's entry of a grading report.
         exercise: its id, "ex04".
-        hints_for: the checks' hints by check name (``vaelab.grading.runner.hints_for``).
+        hints_for: the checks' hints by check name (``vaelab.grading.checks.hints_for``).
         again: how to ask again ('vaelab.grade.hint("ex04")').
         start_over: how to start the exercise's hints over ('... reset=True').
     """

@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import models, priors
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

@@ -11,8 +11,8 @@ import math
 import torch
 
 from vaelab import losses, metrics
-from vaelab.grading.common import batch_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

@@ -3,7 +3,7 @@
 The files are graded by grader workers, one per file graded at the same time, started
 from a forkserver that has torch, vaelab and the checks imported already. For each file a
 worker forks the learner's process, then runs the checks
-(``vaelab.grading.runner.serve_jobs``). So the asking process never imports torch for
+(``vaelab.grading.runtime.runner.serve_jobs``). So the asking process never imports torch for
 grading (a cold ``vaelab grade`` pays for one torch import, in the forkserver), each file
 costs one fork as before, and a class's files are checked on every core. This module
 imports nothing heavy.
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from vaelab.grading import new_seed, start_forkserver
+from vaelab.grading import new_seed
+from vaelab.grading.runtime.processes import start_forkserver
 
 SPARE_SECONDS = 30.0  # a worker stops its learner at the time limit; this is a backstop
 
@@ -41,7 +42,7 @@ def _context():
 
 def _work(conn) -> None:
     """A grader worker: grade the files sent on ``conn`` until told to stop."""
-    from vaelab.grading import runner
+    from vaelab.grading.runtime import runner
 
     runner.serve_jobs(conn)
 

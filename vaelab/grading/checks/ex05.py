@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from vaelab import latent, models
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vaelab.grading import EXERCISES
-from vaelab.grading.report import MISSING, _status
+from vaelab.grading.output.report import MISSING, _status
 
 __all__ = [
     "AUTOGRADER_ROOT_VARIABLE",
@@ -88,7 +88,7 @@ def parse_exercises(text: str | Iterable[str] | None) -> list[str]:
 def planned_checks(exercise: str, feedback: str) -> list[dict]:
     """Every check of ``exercise`` at 0 points, failed, with ``feedback``: for a file that
     could not be graded at all."""
-    from vaelab.grading.runner import checks_for  # the checks import torch: only when needed
+    from vaelab.grading.checks import checks_for  # the checks import torch: only when needed
 
     return [
         {
