@@ -75,7 +75,7 @@ nitpick_ignore_regex = [
 # Returned by vaelab.grade's functions but, by that module's __all__, not part of its API.
 nitpick_ignore = [
     ("py:class", "vaelab.grade.GradeReport"),
-    ("py:class", "vaelab.grading.output.report.GradeReport"),
+    ("py:class", "vaelab.grading.report.GradeReport"),
 ]
 
 # --- HTML -----------------------------------------------------------------------------------

@@ -17,9 +17,10 @@
   ``run_autograder`` are files in ``output/templates``).
 
 ``records`` holds the typed results all three share (``CheckResult``, ``ExerciseResult``,
-``Report``, ``Gradebook``, ``Status``). Imports go one way: output and runtime import
-checks
-and records; checks import neither. The public face is ``vaelab.grade``.
+``Report``, ``Gradebook``, ``Status``) and imports nothing of vaelab. The runtime imports
+the checks and the records; the output layer imports the records (and the checks, only to
+list an exercise's checks); the checks import only ``runtime.wire``'s plain-data markers.
+No module imports one that imports it back. The public face is ``vaelab.grade``.
 """
 
 from __future__ import annotations

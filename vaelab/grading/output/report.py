@@ -1,6 +1,8 @@
 """The grader's report as text, as HTML for notebooks, and a class's gradebook (CSV, JSON).
 
-The report is a plain dict (see ``vaelab.grade``); nothing here grades anything.
+Everything here reads the typed records of ``vaelab.grading.records``; nothing here grades
+anything. An untouched exercise (every check "not started") shows as one line, in the text
+table and in the HTML table alike; the JSON report keeps every check.
 """
 
 from __future__ import annotations
@@ -12,29 +14,16 @@ import re
 import textwrap
 from pathlib import Path
 
+from vaelab.grading.records import ExerciseResult, Gradebook, Report, Status
+
 __all__ = [
     "NOT_STARTED",
-    "GradeReport",
     "format_gradebook",
     "format_table",
     "html_table",
-    "untouched",
+    "status_line",
     "write_gradebook",
 ]
-
-
-class GradeReport(dict):
-    """The report dict; prints as a table, and shows a one-line summary as its repr."""
-
-    def __str__(self) -> str:
-        return format_table(self)
-
-    def __repr__(self) -> str:
-        names = ", ".join(e["exercise"] for e in self.get("exercises", []))
-        return f"<grade report {names}: {_num(self['points'])} / {_num(self['max_points'])} points>"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
 
 
 def _num(value: float) -> str:
@@ -46,92 +35,96 @@ FEEDBACK_WIDTH = 60
 
 NOT_STARTED = "not started (functions still raise NotImplementedError)"
 MISSING = "not submitted"  # how the checks of an exercise without a file start their feedback
+MARKS = {  # a check's mark in the text table
+    Status.PASSED: "ok",
+    Status.FAILED: "x ",
+    Status.NOT_STARTED: "- ",
+    Status.NOT_GRADED: "x ",
+}
 
 
-def untouched(entry: dict) -> bool:
-    """True for an exercise whose every check failed because its functions are still stubs."""
-    checks = entry.get("checks") or []
-    return (
-        not entry.get("error")
-        and bool(checks)
-        and all(not c["passed"] and "not implemented yet" in c["feedback"] for c in checks)
-    )
-
-
-def _status(entry: dict) -> str:
+def status_line(entry: ExerciseResult) -> str:
     """One exercise's state in a few words, for the summary."""
-    if entry.get("error"):
-        return "not graded: " + textwrap.shorten(entry["error"], 70, placeholder="...")
-    if untouched(entry):
+    if entry.error:
+        return "not graded: " + textwrap.shorten(entry.error, 70, placeholder="...")
+    if entry.untouched:
         return NOT_STARTED
-    checks = entry["checks"]
-    passed = sum(c["passed"] for c in checks)
+    checks = entry.checks
+    passed = sum(c.passed for c in checks)
     return "all checks pass" if passed == len(checks) else f"{passed} of {len(checks)} checks pass"
 
 
-def _score(entry: dict) -> str:
-    return f"{_num(entry['points'])} / {_num(entry['max_points'])}"
+def _score(entry: ExerciseResult | Report) -> str:
+    return f"{_num(entry.points)} / {_num(entry.max_points)}"
 
 
-def _exercise_table(ex: dict, show_output: bool) -> list[str]:
-    lines = [f"{ex['exercise']}: {_score(ex)} points"]
-    if ex.get("error"):
-        lines.append(f"  ! {ex['error']}")
-    if ex["checks"]:
-        width = max(len(c["name"]) for c in ex["checks"])
+def _exercise_table(ex: ExerciseResult, show_output: bool) -> list[str]:
+    lines = [f"{ex.exercise}: {_score(ex)} points"]
+    if ex.error:
+        lines.append(f"  ! {ex.error}")
+    if ex.checks:
+        width = max(len(c.name) for c in ex.checks)
         lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
-        for c in ex["checks"]:
-            points = f"{_num(c['points'])} / {_num(c['max_points'])}"
-            mark = "ok" if c["passed"] else "x "
-            text = "" if c["passed"] and c["feedback"] == "ok" else c["feedback"]
-            if ex.get("error") and text in (
-                f"not graded: {ex['error']}",
-                f"{MISSING}: {ex['error']}",
-            ):
+        for c in ex.checks:
+            points = f"{_num(c.points)} / {_num(c.max_points)}"
+            text = "" if c.passed and c.feedback == "ok" else c.feedback
+            if ex.error and text in (f"not graded: {ex.error}", f"{MISSING}: {ex.error}"):
                 text = f"{text.split(':')[0]} (see above)"
             feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
-            lines.append(f"  {c['name']:<{width}}  {points:>9}  {mark} {feedback[0]}")
+            lines.append(f"  {c.name:<{width}}  {points:>9}  {MARKS[c.status]} {feedback[0]}")
             lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
-    output = ex.get("output", "")
-    if show_output and output.strip():
-        shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
-        lines.append("  printed by your code:")
-        lines += ["    " + line for line in shown.rstrip().splitlines()]
+    lines += _printed(ex, show_output)
     lines.append("")
     return lines
 
 
-def format_table(report: dict, *, show_output: bool = True) -> str:
+def _printed(ex: ExerciseResult, show_output: bool) -> list[str]:
+    output = ex.output
+    if not (show_output and output.strip()):
+        return []
+    shown = output if len(output) <= 1200 else output[:600] + "\n[...]\n" + output[-600:]
+    return ["  printed by your code:"] + ["    " + line for line in shown.rstrip().splitlines()]
+
+
+def format_table(report: Report, *, show_output: bool = True) -> str:
     """The report as text: a table of check, points and feedback per attempted exercise.
 
-    An untouched exercise (every check fails with NotImplementedError) gets one line, not
-    a table; a report of several exercises ends with a one-line-per-exercise summary.
-    The report itself keeps every check.
+    An untouched exercise (every check not started) gets one line, not a table (in a
+    report of several, its line in the summary); a partly started one gets its table, the
+    checks of its untouched functions marked "-" (not started), not "x" (failed). A report
+    of several exercises ends with a one-line-per-exercise summary. The report itself
+    keeps every check.
     """
-    exercises = report["exercises"]
+    exercises = report.exercises
     lines = []
     for ex in exercises:
-        if untouched(ex) and not (show_output and ex.get("output", "").strip()):
-            if len(exercises) == 1:
-                lines += [f"{ex['exercise']}: {_score(ex)} points - {NOT_STARTED}", ""]
-            continue  # listed in the summary
+        if ex.untouched:
+            printed = _printed(ex, show_output)
+            if len(exercises) == 1 or printed:  # else: listed in the summary
+                lines += [f"{ex.exercise}: {_score(ex)} points - {NOT_STARTED}", *printed, ""]
+            continue
         lines += _exercise_table(ex, show_output)
     if len(exercises) > 1:
-        width = max(len(ex["exercise"]) for ex in exercises)
+        width = max(len(ex.exercise) for ex in exercises)
         score_width = max(len(_score(ex)) for ex in exercises)
         lines.append("Summary:")
         lines += [
-            f"  {ex['exercise']:<{width}}  {_score(ex):>{score_width}}  {_status(ex)}"
+            f"  {ex.exercise:<{width}}  {_score(ex):>{score_width}}  {status_line(ex)}"
             for ex in exercises
         ]
         lines.append("")
-    lines.append(f"Total: {_num(report['points'])} / {_num(report['max_points'])} points")
+    lines.append(f"Total: {_score(report)} points")
     return "\n".join(lines)
 
 
 CELL = "text-align:left;vertical-align:top;padding:0.25em 0.75em 0.25em 0;"
-PASSED = '<span style="color:#1a7f37;font-weight:bold">&#10004; passed</span>'
-FAILED = '<span style="color:#b3261e;font-weight:bold">&#10008; failed</span>'
+HTML_MARKS = {  # in colour and in words (a colour alone says nothing to some readers)
+    Status.PASSED: '<span style="color:#1a7f37;font-weight:bold">&#10004; passed</span>',
+    Status.FAILED: '<span style="color:#b3261e;font-weight:bold">&#10008; failed</span>',
+    Status.NOT_STARTED: '<span style="color:#6e7781;font-weight:bold">&#8211; not started</span>',
+    Status.NOT_GRADED: '<span style="color:#b3261e;font-weight:bold">&#10008; not graded</span>',
+}
+PASSED, FAILED = HTML_MARKS[Status.PASSED], HTML_MARKS[Status.FAILED]
 
 
 def _html_text(text: str) -> str:
@@ -139,85 +132,115 @@ def _html_text(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
-def html_table(report: dict) -> str:
+def _html_row(status: Status, name: str, points: str, feedback: str) -> str:
+    return (
+        f'<tr><td style="{CELL}white-space:nowrap">{HTML_MARKS[status]}</td>'
+        f'<td style="{CELL}">{_html_text(name)}</td>'
+        f'<td style="{CELL}white-space:nowrap">{points}</td>'
+        f'<td style="{CELL}">{_html_text(feedback)}</td></tr>'
+    )
+
+
+def html_table(report: Report) -> str:
     """The report as HTML for notebooks: left-aligned, marks in colour and in words.
 
+    An untouched exercise is one row, "not started"; a partly started one shows every
+    check, the checks of its untouched functions marked "not started" (grey), not "failed".
     The styles are inline, so JupyterLab's table style (right-aligned cells, a centred
     table) does not override them; the ``display:inline-block`` box keeps the table at the
     left edge.
     """
     parts = []
-    for ex in report["exercises"]:
+    for ex in report.exercises:
         parts.append(
-            f'<h4 style="text-align:left">{html.escape(ex["exercise"])}: {_score(ex)} points</h4>'
+            f'<h4 style="text-align:left">{html.escape(ex.exercise)}: {_score(ex)} points</h4>'
         )
-        if ex.get("error"):
-            parts.append(f'<p style="text-align:left;color:#b3261e">{_html_text(ex["error"])}</p>')
-        if ex["checks"]:
+        if ex.error:
+            parts.append(f'<p style="text-align:left;color:#b3261e">{_html_text(ex.error)}</p>')
+        if ex.untouched:
+            rows = _html_row(
+                Status.NOT_STARTED,
+                f"all {len(ex.checks)} checks",
+                _score(ex),
+                "every function still raises NotImplementedError: write one, then grade again.",
+            )
+        else:
+            rows = "".join(
+                _html_row(c.status, c.name, f"{_num(c.points)} / {_num(c.max_points)}", c.feedback)
+                for c in ex.checks
+            )
+        if rows:
             head = "".join(
                 f'<th style="{CELL}">{name}</th>' for name in ("", "check", "points", "feedback")
-            )
-            rows = "".join(
-                f'<tr><td style="{CELL}white-space:nowrap">{PASSED if c["passed"] else FAILED}</td>'
-                f'<td style="{CELL}">{_html_text(c["name"])}</td>'
-                f'<td style="{CELL}white-space:nowrap">{_num(c["points"])} / '
-                f"{_num(c['max_points'])}</td>"
-                f'<td style="{CELL}">{_html_text(c["feedback"])}</td></tr>'
-                for c in ex["checks"]
             )
             parts.append(
                 '<div style="display:inline-block;text-align:left">'
                 f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
             )
-        if ex.get("output", "").strip():
+        if ex.output.strip():
             parts.append(
                 '<details style="text-align:left"><summary>printed by your code</summary>'
-                f"<pre>{html.escape(ex['output'])}</pre></details>"
+                f"<pre>{html.escape(ex.output)}</pre></details>"
             )
     return "\n".join(parts)
 
 
-CSV_FIELDS = ["learner", "exercise", "check", "points", "max_points", "passed", "feedback"]
+CSV_FIELDS = [
+    "learner",
+    "exercise",
+    "check",
+    "check_id",
+    "status",
+    "points",
+    "max_points",
+    "passed",
+    "feedback",
+]
 
 
-def write_gradebook(book: dict, json_path: Path, csv_path: Path) -> None:
+def write_gradebook(book: Gradebook, json_path: Path, csv_path: Path) -> None:
     """Write the gradebook as JSON and as CSV (one row per learner, exercise and check)."""
-    json_path.write_text(json.dumps(book, indent=2), encoding="utf-8")
+    json_path.write_text(json.dumps(book.to_json(), indent=2), encoding="utf-8")
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        for learner in book["learners"]:
-            for ex in learner["exercises"]:
-                rows = ex["checks"] or [
-                    {
-                        "name": "",
-                        "points": 0,
-                        "max_points": 0,
-                        "passed": False,
-                        "feedback": ex["error"] or "",
-                    }
-                ]
-                for c in rows:
+        for learner in book.learners:
+            for ex in learner.exercises:
+                row = {"learner": learner.learner, "exercise": ex.exercise}
+                if not ex.checks:  # a file that is no exercise: one row saying why
                     writer.writerow(
                         {
-                            "learner": learner["learner"],
-                            "exercise": ex["exercise"],
-                            "check": c["name"],
-                            "points": c["points"],
-                            "max_points": c["max_points"],
-                            "passed": c["passed"],
-                            "feedback": c["feedback"],
+                            **row,
+                            "check": "",
+                            "check_id": "",
+                            "status": ex.status.value,
+                            "points": 0,
+                            "max_points": 0,
+                            "passed": False,
+                            "feedback": ex.error or "",
+                        }
+                    )
+                for c in ex.checks:
+                    writer.writerow(
+                        {
+                            **row,
+                            "check": c.name,
+                            "check_id": c.id,
+                            "status": c.status.value,
+                            "points": c.points,
+                            "max_points": c.max_points,
+                            "passed": c.passed,
+                            "feedback": c.feedback,
                         }
                     )
 
 
-def format_gradebook(book: dict) -> str:
+def format_gradebook(book: Gradebook) -> str:
     """A learner x exercise table of points, with totals."""
-    short = [name[:4] for name in book["exercises"]]
-    width = max([len("learner"), *(len(lr["learner"]) for lr in book["learners"])])
+    short = [name[:4] for name in book.exercises]
+    width = max([len("learner"), *(len(lr.learner or "") for lr in book.learners)])
     lines = [f"{'learner':<{width}}  " + "  ".join(f"{s:>5}" for s in short) + "      total"]
-    for learner in book["learners"]:
-        cells = "  ".join(f"{_num(e['points']):>5}" for e in learner["exercises"])
-        total = f"{_num(learner['points'])} / {_num(learner['max_points'])}"
-        lines.append(f"{learner['learner']:<{width}}  {cells}  {total:>9}")
+    for learner in book.learners:
+        cells = "  ".join(f"{_num(e.points):>5}" for e in learner.exercises)
+        lines.append(f"{learner.learner:<{width}}  {cells}  {_score(learner):>9}")
     return "\n".join(lines)

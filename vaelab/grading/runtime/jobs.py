@@ -20,6 +20,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from vaelab.grading import new_seed
+from vaelab.grading.records import ExerciseResult
 from vaelab.grading.runtime.processes import start_forkserver
 
 SPARE_SECONDS = 30.0  # a worker stops its learner at the time limit; this is a backstop
@@ -70,18 +71,14 @@ class _Worker:
         self.conn.close()
 
 
-def _failed_entry(job: Job, error: str, seconds: float, seed: int) -> dict:
-    return {
-        "exercise": job.path.stem,
-        "path": str(job.path),
-        "points": 0.0,
-        "max_points": 0.0,
-        "error": error,
-        "checks": [],
-        "output": "",
-        "seconds": round(seconds, 2),
-        "seed": seed,
-    }
+def _failed_entry(job: Job, error: str, seconds: float, seed: int) -> ExerciseResult:
+    return ExerciseResult(
+        exercise=job.path.stem,
+        path=str(job.path),
+        error=error,
+        seconds=round(seconds, 2),
+        seed=seed,
+    )
 
 
 def run_jobs(
@@ -91,14 +88,14 @@ def run_jobs(
     parallel: int = 2,
     memory_gb: float | None = None,
     seed: int | None = None,
-) -> list[dict]:
-    """Grade each job in a learner process of its own, ``parallel`` at a time; entries in
+) -> list[ExerciseResult]:
+    """Grade each job in a learner process of its own, ``parallel`` at a time; results in
     job order. All jobs share the run's seed (None draws one)."""
     seed = new_seed() if seed is None else seed
     if not jobs:
         return []
     ctx = _context()
-    entries: list[dict | None] = [None] * len(jobs)
+    entries: list[ExerciseResult | None] = [None] * len(jobs)
     waiting = list(enumerate(jobs))
     workers = [_Worker(ctx) for _ in range(max(1, min(parallel, len(jobs))))]
     idle, busy = list(workers), {}  # busy: connection -> (worker, index, job, start)
