@@ -46,15 +46,16 @@ def exercise_key(name: str) -> str | None:
 class CheckResult:
     """One check's result.
 
-    Attributes:
-        id: stable across rewordings of the display name ("ex04.kl_divergence.values"); the
-            check's inputs are drawn from it and the hint memory is keyed by it.
-        name: what the tables show ("kl_divergence: closed form, one value per example, ...").
-        status: passed, failed, not started or not graded.
-        points: what the learner got, ``max_points`` when it passed, else 0.
-        max_points: what the check is worth.
-        feedback: what the learner reads ("ok" for most passed checks).
-        functions: the learner functions the check grades (``("kl_divergence",)``).
+    Fields:
+
+    - ``id``: stable across rewordings of the display name ("ex04.kl_divergence.values"); the
+      check's inputs are drawn from it and the hint memory is keyed by it.
+    - ``name``: what the tables show ("kl_divergence: closed form, one value per example, ...").
+    - ``status``: passed, failed, not started or not graded.
+    - ``points``: what the learner got, ``max_points`` when it passed, else 0.
+    - ``max_points``: what the check is worth.
+    - ``feedback``: what the learner reads ("ok" for most passed checks).
+    - ``functions``: the learner functions the check grades (``("kl_divergence",)``).
     """
 
     id: str
@@ -115,15 +116,16 @@ class CheckResult:
 class ExerciseResult:
     """One exercise file's result: every check of the exercise, in order.
 
-    Attributes:
-        exercise: the file's name without ``.py`` ("ex04_elbo"), as the tables show it.
-        path: the file graded; None when there was none.
-        checks: every check of the exercise, also when the file could not be graded (they
-            say why); empty only for a file that is no exercise.
-        error: why the file could not be graded (or was not there); None when it was.
-        output: what the learner's code printed (shortened).
-        seconds: how long grading it took.
-        seed: the seed its checks' inputs were drawn from.
+    Fields:
+
+    - ``exercise``: the file's name without ``.py`` ("ex04_elbo"), as the tables show it.
+    - ``path``: the file graded; None when there was none.
+    - ``checks``: every check of the exercise, also when the file could not be graded (they
+      say why); empty only for a file that is no exercise.
+    - ``error``: why the file could not be graded (or was not there); None when it was.
+    - ``output``: what the learner's code printed (shortened).
+    - ``seconds``: how long grading it took.
+    - ``seed``: the seed its checks' inputs were drawn from.
     """
 
     exercise: str
@@ -149,8 +151,8 @@ class ExerciseResult:
 
     @property
     def untouched(self) -> bool:
-        """True when the file was graded and every check is "not started": every function
-        still raises NotImplementedError."""
+        """Whether the file was graded with every check "not started" (every function
+        still raises NotImplementedError)."""
         return (
             self.error is None
             and bool(self.checks)
@@ -203,12 +205,13 @@ class ExerciseResult:
 class Report:
     """A grading run's results: one ``ExerciseResult`` per file (``vaelab.grade.grade_paths``).
 
-    Attributes:
-        exercises: the files' results, in the order given.
-        seed: the seed every check's inputs were drawn from (the same seed repeats them).
-        timeout: seconds each exercise could take.
-        notes: remarks on the submission ("2 files for ex03: graded ...").
-        learner: whose report it is, in a class's gradebook; None otherwise.
+    Fields:
+
+    - ``exercises``: the files' results, in the order given.
+    - ``seed``: the seed every check's inputs were drawn from (the same seed repeats them).
+    - ``timeout``: seconds each exercise could take.
+    - ``notes``: remarks on the submission ("2 files for ex03: graded ...").
+    - ``learner``: whose report it is, in a class's gradebook; None otherwise.
     """
 
     exercises: list[ExerciseResult] = field(default_factory=list)
@@ -261,13 +264,14 @@ class Report:
 class Gradebook:
     """A class graded at once (``vaelab.grade.grade_class``): one report per learner.
 
-    Attributes:
-        folder: the class's folder.
-        seed: the seed every learner's checks were drawn from.
-        timeout: seconds each exercise could take.
-        exercises: the exercises' names ("ex04_elbo"), each a column of the gradebook.
-        learners: each learner's report (``Report.learner`` names them), one entry per
-            exercise in ``exercises``, in that order.
+    Fields:
+
+    - ``folder``: the class's folder.
+    - ``seed``: the seed every learner's checks were drawn from.
+    - ``timeout``: seconds each exercise could take.
+    - ``exercises``: the exercises' names ("ex04_elbo"), each a column of the gradebook.
+    - ``learners``: each learner's report (``Report.learner`` names them), one entry per
+      exercise in ``exercises``, in that order.
     """
 
     folder: str

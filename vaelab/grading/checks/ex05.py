@@ -196,7 +196,7 @@ def _same_way_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
             z1 = z0.clone() if same else z0 * draw.uniform(0.3, 3.0)
             if torch.isnan(_textbook_slerp(z0, z1, 5)).any():
                 break
-        cases.append((z0, z1, (4, 6, 7, 9)[draw.integer(0, 3)]))  # t not exact in float32
+        cases.append((z0, z1, (4, 6, 7, 10)[draw.integer(0, 3)]))  # t not exact in float32
     return cases
 
 
