@@ -18,7 +18,7 @@ says so, and the run fails, since their claims were not checked under that seed.
 
 The table also goes to ``test-artifacts/full-runs.md`` and ``.json`` (``--out``), with the
 machine's load: wall time on a busy machine says little, so CPU time (the kernel's) is given
-next to it.
+next to it. Each kernel's own stderr goes to ``test-artifacts/full-runs-logs/``.
 """
 
 from __future__ import annotations
@@ -120,11 +120,13 @@ def _error_text(error: Exception) -> str:
     return f"{name}: {value}".strip()
 
 
-def execute(path: Path, run: Run, timeout: int) -> None:
-    """Execute the lesson at ``path`` in a fresh kernel; fill ``run`` in."""
+def execute(path: Path, run: Run, timeout: int, log: Path | None = None) -> None:
+    """Execute the lesson at ``path`` in a fresh kernel; fill ``run`` in.
+
+    The kernel's own stderr (its start-up notices, a crash's last words) goes to ``log``.
+    """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     nb = nbformat.read(path, as_version=4)
     env = _environment(run.data, run.seed, run.mode == "FAST")
@@ -132,8 +134,28 @@ def execute(path: Path, run: Run, timeout: int) -> None:
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     probe = nbformat.v4.new_code_cell(PROBE)
-    cpu, start = _children_cpu(), time.perf_counter()
-    with client.setup_kernel(env=env):
+    cpu = _children_cpu()
+    if log is None:
+        _run_cells(client, nb, probe, {"env": env}, run)
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w", encoding="utf-8") as stderr:
+            _run_cells(client, nb, probe, {"env": env, "stderr": stderr}, run)
+    run.cpu_s = _children_cpu() - cpu  # the kernel, reaped when setup_kernel shut it down
+    text = "".join(o.get("text", "") for o in probe.get("outputs", []) if o.get("name") == "stdout")
+    found = re.search(re.escape(PROBE_TAG) + r"(.*)", text)
+    if found:
+        probed = json.loads(found.group(1))
+        run.source, run.claims = probed["source"], probed["claims"]
+    _judge(path, run)
+
+
+def _run_cells(client, nb, probe, kernel_options: dict, run: Run) -> None:
+    """Every cell in order, stopping at the first error; then the probe, in the same kernel."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    start = time.perf_counter()
+    with client.setup_kernel(**kernel_options):
         try:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
@@ -146,13 +168,6 @@ def execute(path: Path, run: Run, timeout: int) -> None:
             client.execute_cell(probe, len(nb.cells) - 1)
         except Exception as error:  # the kernel died: no ledger to read
             run.failures.append(f"could not read the claims back: {_error_text(error)[:200]}")
-    run.cpu_s = _children_cpu() - cpu
-    text = "".join(o.get("text", "") for o in probe.get("outputs", []) if o.get("name") == "stdout")
-    found = re.search(re.escape(PROBE_TAG) + r"(.*)", text)
-    if found:
-        probed = json.loads(found.group(1))
-        run.source, run.claims = probed["source"], probed["claims"]
-    _judge(path, run)
 
 
 def _judge(path: Path, run: Run) -> None:
@@ -314,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                 if seed_no > 0 and not uses_seed(path):
                     run.skipped = "the lesson does not read vaelab.lesson_seed()"
                 else:
-                    execute(path, run, args.timeout)
+                    name = f"{run.lesson}-{run.mode}-{Path(data).name}-seed{seed}.log"
+                    log = args.out.parent / "full-runs-logs" / name
+                    execute(path, run, args.timeout, log)
                 runs.append(run)
                 print(" | ".join(_row(run)), flush=True)
     print()

@@ -92,3 +92,9 @@ def test_the_report_data_is_json_even_for_a_nan():
 def test_the_comment_pattern_reads_the_id():
     text = "The KL rises.<!-- claim: 04.kl_rises --> Then <!--claim:04.b-->."
     assert [m.group("id") for m in claims.COMMENT.finditer(text)] == ["04.kl_rises", "04.b"]
+
+
+def test_a_comparison_can_say_what_it_measured():
+    claim = claims.below("00.grey", 0.157, 0.25, what="largest distance from 0.5")
+    assert claim.measured == "largest distance from 0.5: 0.157 (must be below 0.25)"
+    assert claims.above("07.gain", 1.4, 1.0, unit="dB").measured == "1.4 dB (must be above 1 dB)"

@@ -106,12 +106,14 @@ def hold(claim_id: str, condition: bool, *, measured: str, full_only: bool = Fal
     return _record(Claim(claim_id, bool(condition), measured, None, full_only))
 
 
-def _compare(claim_id, value, bound, unit, full_only, sign, what) -> Claim:
+def _compare(claim_id, value, bound, unit, full_only, sign, relation, what) -> Claim:
     _check_id(claim_id)
     _check_text(claim_id, unit, "unit")
+    _check_text(claim_id, what, "description")
     value, bound = float(value), float(bound)
     unit_text = f" {unit}" if unit else ""
-    measured = f"{value:.4g}{unit_text} ({what} {bound:.4g}{unit_text})"
+    label = f"{what}: " if what else ""
+    measured = f"{label}{value:.4g}{unit_text} ({relation} {bound:.4g}{unit_text})"
     if full_only and vaelab.fast_mode():
         return _record(_skipped(claim_id, measured))
     distance = sign * (value - bound)
@@ -122,22 +124,35 @@ def _compare(claim_id, value, bound, unit, full_only, sign, what) -> Claim:
 
 
 def above(
-    claim_id: str, value: float, bound: float, *, unit: str = "", full_only: bool = False
+    claim_id: str,
+    value: float,
+    bound: float,
+    *,
+    unit: str = "",
+    what: str = "",
+    full_only: bool = False,
 ) -> Claim:
     """Assert ``value > bound``; the margin is (value - bound) / max(|value|, |bound|).
 
     Write a comparison of two measurements as their difference against 0 only when the
     difference itself is what the sentence claims; otherwise compare the value with the
     bound the sentence states ("more than 1 dB better": ``above(id, gain, 1.0, unit="dB")``).
+    ``what`` names the value in the report and the book ("PSNR gain from 2 to 10 dims").
     """
-    return _compare(claim_id, value, bound, unit, full_only, +1, "must be above")
+    return _compare(claim_id, value, bound, unit, full_only, +1, "must be above", what)
 
 
 def below(
-    claim_id: str, value: float, bound: float, *, unit: str = "", full_only: bool = False
+    claim_id: str,
+    value: float,
+    bound: float,
+    *,
+    unit: str = "",
+    what: str = "",
+    full_only: bool = False,
 ) -> Claim:
     """Assert ``value < bound``; the margin is (bound - value) / max(|value|, |bound|)."""
-    return _compare(claim_id, value, bound, unit, full_only, -1, "must be below")
+    return _compare(claim_id, value, bound, unit, full_only, -1, "must be below", what)
 
 
 def ledger() -> dict[str, Claim]:
