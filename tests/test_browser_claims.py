@@ -34,6 +34,18 @@ CONTRAST = """([fg, bg]) => {
 }"""
 
 
+# For each mark: does it sit right after the last character of its sentence, on that line?
+GLUED = """() => [...document.querySelectorAll('.vaelab-claim')].map(claim => {
+    const text = claim.previousSibling;
+    const range = document.createRange();
+    range.setStart(text, text.data.length - 1);
+    range.setEnd(text, text.data.length);
+    const last = range.getBoundingClientRect();
+    const mark = claim.querySelector('.vaelab-claim-mark').getBoundingClientRect();
+    return mark.left >= last.right - 1 && mark.top < last.bottom && mark.bottom > last.top;
+})"""
+
+
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -88,6 +100,16 @@ def test_hover_shows_the_measured_value_and_leaving_hides_it(browser, server, ar
     context.close()
 
 
+def test_a_mark_never_wraps_away_from_its_sentence(browser, server):
+    context, page, errors = open_page(browser, server)
+    for width in range(300, 900, 7):  # every line length, so that some sentence ends a line
+        page.set_viewport_size({"width": width, "height": 700})
+        glued = page.evaluate(GLUED)
+        assert len(glued) == 3 and all(glued), (width, glued)
+    assert not errors, errors
+    context.close()
+
+
 def test_keyboard_focus_shows_it_and_escape_dismisses_it(browser, server):
     context, page, errors = open_page(browser, server)
     mark = page.locator(f"{UNSHOWN} .vaelab-claim-mark")
@@ -98,12 +120,15 @@ def test_keyboard_focus_shows_it_and_escape_dismisses_it(browser, server):
     else:
         pytest.fail("the mark cannot be reached with the Tab key")
     assert visibility(page, UNSHOWN) == "visible"
+    page.keyboard.press("Enter")  # Enter (or Space) opens it for good, like a click
+    assert mark.get_attribute("aria-expanded") == "true"
     page.keyboard.press("Tab")  # on to the link inside the popover: it stays open
     assert page.evaluate("document.activeElement.className") == "vaelab-claim-link"
     assert visibility(page, UNSHOWN) == "visible"
     page.keyboard.press("Escape")
     page.wait_for_timeout(200)
     assert visibility(page, UNSHOWN) == "hidden"
+    assert mark.get_attribute("aria-expanded") == "false"
     assert not errors, errors
     context.close()
 

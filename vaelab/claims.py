@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import vaelab
 
-__all__ = ["Claim", "ClaimFailed", "above", "below", "hold", "ledger", "report", "reset"]
+__all__ = ["Claim", "ClaimFailed", "Report", "above", "below", "hold", "ledger", "report", "reset"]
 
 ID_PATTERN = re.compile(r"^\d\d\.[a-z0-9_]+$")  # "06.warmup_rescues"
 MIME_TYPE = "application/vnd.vaelab.claims+json"  # the report's machine-readable output
@@ -132,7 +132,7 @@ def above(
     what: str = "",
     full_only: bool = False,
 ) -> Claim:
-    """Assert ``value > bound``; the margin is (value - bound) / max(|value|, |bound|).
+    """Assert ``value > bound``; the margin is ``(value - bound) / max(|value|, |bound|)``.
 
     Write a comparison of two measurements as their difference against 0 only when the
     difference itself is what the sentence claims; otherwise compare the value with the
@@ -151,7 +151,7 @@ def below(
     what: str = "",
     full_only: bool = False,
 ) -> Claim:
-    """Assert ``value < bound``; the margin is (bound - value) / max(|value|, |bound|)."""
+    """Assert ``value < bound``; the margin is ``(bound - value) / max(|value|, |bound|)``."""
     return _compare(claim_id, value, bound, unit, full_only, -1, "must be below", what)
 
 

@@ -123,18 +123,20 @@ MARK_TEXT = {"held": "\N{CHECK MARK}", "unshown": "full run only", "failed": "\N
 
 
 def mark_html(claim: dict, fast: bool, mark_id: str) -> str:
-    """The inline mark that replaces a claim comment: a button and its popover."""
+    """The inline mark that replaces a claim comment: a button-like span and its popover."""
     kind = status(claim)
     heading, sentence = popover_text(claim, fast)
     claim_id = html.escape(claim["id"])
     pop_id = f"{mark_id}-pop"
     return (
         f'<span class="vaelab-claim vaelab-claim-{kind}" id="{mark_id}">'
-        f'<button type="button" class="vaelab-claim-mark" aria-expanded="false" '
+        # an inline span, not a <button>: a button is an atomic inline, and the line could
+        # break between the sentence's full stop and its mark
+        f'<span class="vaelab-claim-mark" role="button" tabindex="0" aria-expanded="false" '
         f'aria-controls="{pop_id}" aria-describedby="{pop_id}">'
         f'<span aria-hidden="true">{MARK_TEXT[kind]}</span>'
         f'<span class="vaelab-claim-sr">claim {claim_id}: {html.escape(heading.lower())}</span>'
-        f"</button>"
+        f"</span>"
         f'<span class="vaelab-claim-pop" id="{pop_id}" role="tooltip">'
         f'<span class="vaelab-claim-heading">{html.escape(heading)}</span> '
         f"{html.escape(sentence)} "
@@ -190,6 +192,15 @@ def _claim_comments(doctree: nodes.document) -> list[nodes.raw]:
     ]
 
 
+def _glue_to_sentence(node: nodes.raw) -> None:
+    """Drop the space between a sentence and its comment, so that no line breaks there."""
+    parent = node.parent
+    index = parent.index(node)
+    before = parent[index - 1] if index > 0 else None
+    if isinstance(before, nodes.Text) and before.astext() != before.astext().rstrip():
+        parent.replace(before, nodes.Text(before.astext().rstrip()))
+
+
 def mark_claims(app, doctree: nodes.document) -> None:
     """Replace a page's claim comments with marks and its reports with tables."""
     reports = list(doctree.findall(claims_report))
@@ -237,6 +248,7 @@ def mark_claims(app, doctree: nodes.document) -> None:
                 type="vaelab",
                 subtype="claims",
             )
+        _glue_to_sentence(node)
         marks_so_far[claim_id] += 1
         mark_id = f"{anchor(claim_id)}-mark-{marks_so_far[claim_id]}"
         first_marks.setdefault(claim_id, mark_id)

@@ -1,6 +1,6 @@
 // Claim marks (book/_ext/claims.py): hover and keyboard focus show a mark's popover through
-// CSS alone; this script adds a click or tap to open and close it (touch screens have no
-// hover), Escape to dismiss it, and keeps the popover inside the window.
+// CSS alone; this script adds a click, a tap, Enter or Space to open and close it (touch
+// screens have no hover), Escape to dismiss it, and keeps the popover inside the window.
 (() => {
   "use strict";
   const OPEN = "is-open";
@@ -39,6 +39,13 @@
   });
 
   document.addEventListener("keydown", (event) => {
+    const mark = event.target.closest?.(".vaelab-claim-mark");
+    if (mark && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault(); // Space would scroll the page
+      const claim = mark.closest(".vaelab-claim");
+      setOpen(claim, !claim.classList.contains(OPEN));
+      return;
+    }
     if (event.key !== "Escape") return;
     const claim = document.activeElement?.closest?.(".vaelab-claim");
     for (const open of document.querySelectorAll(`.vaelab-claim.${OPEN}`)) setOpen(open, false);
