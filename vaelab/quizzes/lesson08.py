@@ -132,13 +132,14 @@ QUESTIONS = [
             "digits came from the same 100 labels. In the lesson's run they did not raise the "
             "mean accuracy by even a point.",
             "Right: in the lesson, samples of a generator trained on the same labels gave no "
-            "gain, while samples of the conditional VAE trained on all the labelled images gave "
-            "more than 5 points with 100 labels. Count the generator's labels when you report "
-            "how many labels you used.",
+            "gain, while in the full run samples of the conditional VAE trained on all the "
+            "labelled images gave more than 5 points with 100 labels. Count the generator's "
+            "labels when you report how many labels you used.",
             "A conditional VAE draws the digit you ask for, so every sample comes with the label "
             "it was asked for (section 4 checks the samples with an independent judge).",
-            "The lesson measured the opposite for the generator that did help: its gain was large "
-            "with 100 labels and shrank with 1,000, once the classifier had labels of its own.",
+            "The lesson's full run measured the opposite for the generator that did help: its "
+            "gain was large with 100 labels and shrank with 1,000, once the classifier had labels "
+            "of its own.",
         ],
     },
 ]
