@@ -92,12 +92,13 @@ QUESTIONS = [
         "id": "07.bottleneck_vae",
         "text": (
             "In lesson 07's bottleneck sweep the conv autoencoder's PSNR keeps rising past 10 "
-            "latent dimensions, while the two conv VAEs' PSNR moves by less than 1.5 dB, up or "
-            "down, from 10 to 256. What explains the VAEs' plateau?"
+            "latent dimensions, while the two conv VAEs gain less than a dB from 10 to 256. What "
+            "explains the VAEs' plateau?"
         ),
         "claims": [
             "07.ae_keeps_gaining",
             "07.vae_plateau",
+            "07.vae_flat_at_end",
             "07.kl_levels_off",
             "07.kl_size",
             "07.active_many",
@@ -115,8 +116,8 @@ QUESTIONS = [
             "Every model of the sweep trains on the same images, for the same epochs, with the "
             "same seed; only the architecture and the size differ.",
             "Right: the lesson's KL panel shows the information each VAE stores levelling off "
-            "(between 15 and 35 nats per image from 64 dimensions on, in the full run). The "
-            "autoencoder pays nothing for its code, so it uses the extra room.",
+            "(between 15 and 35 nats per image from 64 dimensions on, at the end of the full "
+            "run). The autoencoder pays nothing for its code, so it uses the extra room.",
             "The decoder's first layer is linear in z and reads every dimension; the VAE simply "
             "puts little information into the extra ones.",
             "In the lesson's short runs most of the 256 offered dimensions still count as "
