@@ -92,13 +92,13 @@ QUESTIONS = [
         "id": "07.bottleneck_vae",
         "text": (
             "In lesson 07's bottleneck sweep the conv autoencoder's PSNR keeps rising past 10 "
-            "latent dimensions, while the two conv VAEs gain less than a dB from 10 to 256. What "
-            "explains the VAEs' plateau?"
+            "latent dimensions, while the two conv VAEs gain much less and end more than 2 dB "
+            "behind it at 256. What explains the VAEs' plateau?"
         ),
         "claims": [
             "07.ae_keeps_gaining",
             "07.vae_plateau",
-            "07.vae_flat_at_end",
+            "07.ae_ahead_at_256",
             "07.kl_levels_off",
             "07.kl_size",
             "07.active_many",
