@@ -129,10 +129,10 @@ QUESTIONS = [
         "correct": 1,
         "explanations": [
             "They are more examples but not more information: everything they say about the "
-            "digits came from the same 100 labels. In the lesson's run they did not raise the "
+            "digits came from the same 100 labels. In the lesson's full run they did not raise the "
             "mean accuracy by even a point.",
-            "Right: in the lesson, samples of a generator trained on the same labels gave no "
-            "gain, while in the full run samples of the conditional VAE trained on all the "
+            "Right: in the lesson's full run, samples of a generator trained on the same labels "
+            "gave no gain, while samples of the conditional VAE trained on all the "
             "labelled images gave more than 5 points with 100 labels. Count the generator's "
             "labels when you report how many labels you used.",
             "A conditional VAE draws the digit you ask for, so every sample comes with the label "
