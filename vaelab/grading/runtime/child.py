@@ -58,8 +58,10 @@ class ReferenceSwitchedOff(RuntimeError):
 def limit_memory(gigabytes: float | None) -> None:
     """Let this process allocate at most ``gigabytes`` GiB more than it holds now.
 
-    Linux only (``RLIMIT_DATA`` counts malloc and anonymous mmap there): past the limit an
-    allocation fails with MemoryError or torch's "can't allocate memory", which is sent
+    Linux only. ``RLIMIT_DATA`` counts malloc and private anonymous mmap, ``RLIMIT_AS``
+    every mapping, shared ones too (a shared anonymous mapping escapes the first, not the
+    second); both are inherited by any process the learner's code starts. Past the limit
+    an allocation fails with MemoryError or torch's "can't allocate memory", which is sent
     back as the call's exception, instead of the machine swapping or the kernel killing a
     process.
     """
@@ -69,10 +71,16 @@ def limit_memory(gigabytes: float | None) -> None:
         import resource
 
         with open("/proc/self/status", encoding="ascii") as f:
-            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
-        limit = held + int(gigabytes * 2**30)
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, OSError, ValueError, StopIteration):
+            sizes = {
+                line.split(":")[0]: int(line.split()[1]) * 1024
+                for line in f
+                if line.startswith(("VmData:", "VmSize:"))
+            }
+        extra = int(gigabytes * 2**30)
+        for name, key in (("RLIMIT_DATA", "VmData"), ("RLIMIT_AS", "VmSize")):
+            limit = sizes[key] + extra
+            resource.setrlimit(getattr(resource, name), (limit, limit))
+    except (ImportError, OSError, ValueError, KeyError):
         return
 
 
@@ -539,13 +547,35 @@ def main(
     output_path: str,
     memory_gb: float | None = None,
 ) -> None:
-    """Entry point of the learner's process (started through the forkserver)."""
+    """Entry point of the learner's process forked from a grader worker or the forkserver
+    (self-grading, and wherever the sandbox cannot be made)."""
     request_fd, reply_fd = request_conn.fileno(), reply_conn.fileno()
     writers = ()
     try:
         if hasattr(os, "setpgrp"):
             os.setpgrp()  # so that a time-out also ends any process the learner started
         writers = capture_output(output_path)
+    except BaseException:
+        os._exit(0)
+    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)
+
+
+def serve_fds(
+    path: str,
+    protected: Sequence[str],
+    request_fd: int,
+    reply_fd: int,
+    memory_gb: float | None = None,
+) -> None:
+    """Entry point of the learner's process in its sandbox
+    (``vaelab.grading.runtime.isolation``), stdout and stderr already on the output file."""
+    writers = (CappedWriter(1), CappedWriter(2))
+    sys.stdout, sys.stderr = writers
+    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)
+
+
+def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers) -> None:
+    try:
         close_other_descriptors(keep=(request_fd, reply_fd))
         limit_output_size()
         limit_memory(memory_gb)
