@@ -546,15 +546,22 @@ def main(
     reply_conn,
     output_path: str,
     memory_gb: float | None = None,
+    drop_to: tuple[int, int] | None = None,
 ) -> None:
     """Entry point of the learner's process forked from a grader worker or the forkserver
-    (self-grading, and wherever the sandbox cannot be made)."""
+    (self-grading, and wherever the sandbox cannot be made). ``drop_to``: the (uid, gid)
+    to become once the output file is open (untrusted code, a grader running as root)."""
     request_fd, reply_fd = request_conn.fileno(), reply_conn.fileno()
     writers = ()
     try:
         if hasattr(os, "setpgrp"):
             os.setpgrp()  # so that a time-out also ends any process the learner started
         writers = capture_output(output_path)
+        if drop_to is not None:
+            uid, gid = drop_to
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
     except BaseException:
         os._exit(0)
     _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)

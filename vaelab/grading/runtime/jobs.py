@@ -98,6 +98,8 @@ def private_copy(path: Path, folder: Path) -> Path:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path.name} is not a regular file")
         folder.mkdir(parents=True, exist_ok=False)
+        folder.parent.chmod(0o711)
+        folder.chmod(0o755)
         target = folder / path.name
         with os.fdopen(os.dup(fd), "rb") as source, open(target, "xb") as copy:
             shutil.copyfileobj(source, copy)
@@ -134,13 +136,16 @@ def run_jobs(
     ctx = _context()
     entries: list[ExerciseResult | None] = [None] * len(jobs)
     waiting = list(enumerate(jobs))
-    run_dir = None
+    run_dir, drop_to, sweep_uid = None, None, None
+    sandboxed = False
     if isolate:
         from vaelab.grading.runtime import isolation
 
         sandboxed = isolation.unavailable() is None
-    else:
-        sandboxed = False
+        user = None if sandboxed else isolation.fallback_user()
+        if user is not None:
+            drop_to = user[:2]
+            sweep_uid = user[0] if user[2] else None
     workers = [_Worker(ctx, sandboxed) for _ in range(max(1, min(parallel, len(jobs))))]
     idle, busy = list(workers), {}  # busy: connection -> (worker, index, job, start)
     ends = None if deadline is None else time.monotonic() + deadline
@@ -152,9 +157,13 @@ def run_jobs(
             if before is not None:
                 before()
             copies: dict[int, Path] = {}
+            if isolate:  # searchable, not listable: a learner's user finds only its own copy
+                os.chmod(tmp, 0o711)
+                os.mkdir(f"{tmp}/files", 0o711)
             for index, job in list(waiting) if isolate else []:
                 try:
-                    copies[index] = private_copy(job.path, Path(tmp, "files", str(index)))
+                    folder = Path(tempfile.mkdtemp(dir=f"{tmp}/files")) / "submission"
+                    copies[index] = private_copy(job.path, folder)
                 except OSError as e:
                     entries[index] = _failed_entry(job, f"refused: {e}", 0.0, seed)
                     waiting.remove((index, job))
@@ -169,7 +178,9 @@ def run_jobs(
                     worker, (index, job) = idle.pop(), waiting.pop(0)
                     output = f"{tmp}/{index}.out"
                     path = str(copies.get(index, job.path))
-                    worker.conn.send((job.exercise, path, timeout, memory_gb, output, run_dir))
+                    worker.conn.send(
+                        (job.exercise, path, timeout, memory_gb, output, run_dir, drop_to)
+                    )
                     worker.conn.send(seed)  # read once the learner's process exists
                     busy[worker.conn] = (worker, index, job, time.monotonic())
                 if not busy:
@@ -205,6 +216,8 @@ def run_jobs(
     finally:
         for worker in workers:
             worker.stop()
+        if sweep_uid is not None:  # whatever the learners' code left running
+            isolation.sweep(sweep_uid)
     for index, entry in enumerate(entries):
         if entry is not None and index in copies:
             entry.path = str(jobs[index].path)  # the learner's file, not the private copy

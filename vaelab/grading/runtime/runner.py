@@ -153,6 +153,7 @@ def run_exercise(
     output_path: Path,
     fork: bool = False,
     sandbox: Sandbox | None = None,
+    drop_to: tuple[int, int] | None = None,
 ) -> ExerciseResult:
     """Grade one file in a learner process of its own: the exercise's result.
 
@@ -166,6 +167,7 @@ def run_exercise(
             take it from the forkserver.
         sandbox: run the learner's process in a sandbox of its own instead
             (``vaelab.grading.runtime.isolation``).
+        drop_to: without a sandbox, the (uid, gid) the learner's process becomes.
     """
     start = time.monotonic()
     items = checks_for(exercise)
@@ -180,6 +182,7 @@ def run_exercise(
         output_path=output_path,
         fork=fork,
         sandbox=sandbox,
+        drop_to=drop_to,
     )
     seed = seed() if callable(seed) else seed
     try:
@@ -255,7 +258,7 @@ def serve_jobs(conn, sandboxed: bool = False) -> None:
 
 def _serve_job(conn, job, zygote):
     """Grade one job of ``serve_jobs``; the zygote, started on the first sandboxed job."""
-    exercise, path, timeout, memory_gb, output_path, run_dir = job
+    exercise, path, timeout, memory_gb, output_path, run_dir, drop_to = job
     received: list[int] = []  # the run's seed, once read
     try:
         sandbox = None
@@ -275,6 +278,7 @@ def _serve_job(conn, job, zygote):
             output_path=Path(output_path),
             fork=True,
             sandbox=sandbox,
+            drop_to=drop_to,
         )
     except Exception as e:  # a bug of the grader's: say so, and go on
         if not received:

@@ -135,6 +135,8 @@ class RemoteLearner:
         fork: fork the process from this one rather than take it from the forkserver.
         sandbox: start it in a sandbox of its own instead (``path`` is then the learner's
             private copy, in ``sandbox.folder``).
+        drop_to: without a sandbox, the (uid, gid) the process becomes before the learner's
+            code runs (untrusted code, a grader running as root).
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class RemoteLearner:
         output_path: Path,
         fork: bool = False,
         sandbox: Sandbox | None = None,
+        drop_to: tuple[int, int] | None = None,
     ):
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
@@ -161,7 +164,15 @@ class RemoteLearner:
         reply_read, reply_write = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
             target=child.main,
-            args=(str(path), protected, request_read, reply_write, str(output_path), memory_gb),
+            args=(
+                str(path),
+                protected,
+                request_read,
+                reply_write,
+                str(output_path),
+                memory_gb,
+                drop_to,
+            ),
             daemon=True,
         )
         self.process.start()
