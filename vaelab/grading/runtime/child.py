@@ -557,14 +557,9 @@ def main(
         if hasattr(os, "setpgrp"):
             os.setpgrp()  # so that a time-out also ends any process the learner started
         writers = capture_output(output_path)
-        if drop_to is not None:
-            uid, gid = drop_to
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
     except BaseException:
         os._exit(0)
-    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)
+    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers, drop_to)
 
 
 def serve_fds(
@@ -581,7 +576,14 @@ def serve_fds(
     _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)
 
 
-def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers) -> None:
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no supplementary group (and so no capability)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers, drop_to=None):
     try:
         close_other_descriptors(keep=(request_fd, reply_fd))
         limit_output_size()
@@ -589,6 +591,8 @@ def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers) -> No
         torch.set_num_threads(1)
         sources = switch_off(protected)
         install_guard(reply_fd, sources)
+        if drop_to is not None:  # the grader's own files are read: the learner's code is next
+            drop_privileges(*drop_to)
         module = import_learner(path)
         if isinstance(module, dict):
             hello = {"import_error": module}

@@ -68,6 +68,12 @@ ETC_FILES = (
     "/etc/hosts",
 )
 NAMESPACES = ("ipc", "net", "uts", "pid", "mnt", "user")  # the order the zygote joins them
+
+
+def namespaces_to_join() -> tuple[str, ...]:
+    """A grader running as root makes the sandbox without a user namespace (its learner
+    process then becomes the real uid 65534); any other user needs one."""
+    return NAMESPACES[:-1] if os.geteuid() == 0 else NAMESPACES
 WEAKER = (
     "vaelab grade: isolation is weaker on this machine ({why}): learner code runs as a "
     "fork of the grader{user}, guarded by Python only; grade untrusted code where bubblewrap "
@@ -270,13 +276,14 @@ def _python_roots() -> list[tuple[str, str]]:
 
 def holder_command(tree: Path, submission: Path, info_fd: int) -> list[str]:
     """The bwrap command line of a learner's sandbox (see the module doc)."""
+    if os.geteuid() == 0:  # the learner's process becomes uid 65534 outside as well
+        unshare = ["--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts"]
+        unshare += ["--unshare-cgroup-try"]
+    else:  # a user namespace of the grader's user, where it is uid 65534
+        unshare = ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     args = [
         shutil.which("bwrap") or "bwrap",
-        "--unshare-all",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
+        *unshare,
         "--die-with-parent",
         "--new-session",
         "--ro-bind",
@@ -315,6 +322,13 @@ def holder_command(tree: Path, submission: Path, info_fd: int) -> list[str]:
         str(SHM_MB * 2**20),
         "--tmpfs",
         "/dev/shm",
+        *_open_parents(args),
+        "--chmod",
+        "1777",
+        "/tmp",
+        "--chmod",
+        "1777",
+        "/dev/shm",
         "--remount-ro",
         "/",
         "--chdir",
@@ -325,6 +339,25 @@ def holder_command(tree: Path, submission: Path, info_fd: int) -> list[str]:
         "/usr/bin/cat",
     ]
     return args
+
+
+def _open_parents(args: list[str]) -> list[str]:
+    """``--chmod 0755`` for every folder bwrap makes on the way to a mount (it makes them
+    0700, which the learner's uid could not go through)."""
+    places = set()
+    for i, arg in enumerate(args):
+        if arg in ("--ro-bind", "--ro-bind-try", "--bind", "--symlink"):
+            places.add(args[i + 2])
+    parents = set()
+    for place in places:
+        parent = os.path.dirname(place)
+        while parent not in ("/", ""):
+            parents.add(parent)
+            parent = os.path.dirname(parent)
+    result = []
+    for parent in sorted(parents - places):
+        result += ["--chmod", "0755", parent]
+    return result
 
 
 class Holder:
@@ -363,7 +396,7 @@ class Holder:
             # bwrap's child (pid 1 there) runs the command in a user namespace of its own,
             # the one with the sandbox's uid: its namespaces are the sandbox's
             self.pid = self._command_pid(int(info["child-pid"]))
-            for name in NAMESPACES:
+            for name in namespaces_to_join():
                 self.namespaces.append(os.open(f"/proc/{self.pid}/ns/{name}", os.O_RDONLY))
         except OSError:
             self.kill()
@@ -450,6 +483,7 @@ class Zygote:
             pass_fds=(there.fileno(),),
             close_fds=True,
             cwd="/",
+            start_new_session=True,  # no process group shared with the grader
         )
         there.close()
         self.socket = here
@@ -529,6 +563,7 @@ def start_learner(
                 "protected": list(protected),
                 "memory_gb": memory_gb,
                 "package_root": PACKAGE_ROOT,
+                "namespaces": len(holder.namespaces),
             },
             [request_fd, reply_fd, output_fd, status_write],
         )

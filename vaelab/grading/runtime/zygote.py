@@ -25,7 +25,6 @@ import sys
 from collections.abc import Sequence
 
 SANDBOX_UID = 65534  # the learner's uid and gid inside the sandbox ("nobody")
-NAMESPACE_COUNT = 6
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 _CAP_VERSION_3 = 0x20080522
@@ -44,9 +43,9 @@ class _CapData(ctypes.Structure):
 
 
 def enter(namespaces: Sequence[int]) -> None:
-    """Join a sandbox's namespaces (descriptors, the user namespace last) from this
-    single-threaded process, become the sandbox's uid/gid 65534, give up every capability
-    and any way to gain one (``no_new_privs``).
+    """Join a sandbox's namespaces (descriptors, the user namespace last if any) from this
+    single-threaded process, become uid/gid 65534 (as root: the real uid 65534; otherwise
+    the sandbox's), give up every capability and any way to gain one (``no_new_privs``).
 
     The PID namespace holds this process's children, not this process: fork after it.
     """
@@ -70,6 +69,7 @@ def enter(namespaces: Sequence[int]) -> None:
 def _learner(request: dict, request_fd: int, reply_fd: int, output_fd: int) -> None:
     """The learner's process, inside the sandbox: never returns."""
     try:
+        os.setsid()  # a session and process group of its own: kill(0) reaches only it
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)
@@ -82,6 +82,11 @@ def _learner(request: dict, request_fd: int, reply_fd: int, output_fd: int) -> N
         child.serve_fds(
             request["path"], request["protected"], request_fd, reply_fd, request["memory_gb"]
         )
+    except BaseException as e:  # the grader's own failure, before the learner's file: say so
+        try:
+            os.write(2, f"vaelab: the learner's process could not start: {e!r}\n".encode())
+        except OSError:
+            pass
     finally:
         os._exit(0)
 
@@ -92,7 +97,8 @@ def _joiner(request: dict, fds: list[int]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        namespaces, rest = fds[:NAMESPACE_COUNT], fds[NAMESPACE_COUNT:]
+        count = request["namespaces"]
+        namespaces, rest = fds[:count], fds[count:]
         request_fd, reply_fd, output_fd, status_fd = rest
         enter(namespaces)
         for fd in namespaces:
@@ -136,7 +142,7 @@ def main() -> None:
             return
         try:
             request = json.loads(message)
-            if len(fds) == NAMESPACE_COUNT + 4 and os.fork() == 0:
+            if len(fds) == request["namespaces"] + 4 and os.fork() == 0:
                 sock.close()
                 _joiner(request, fds)
         finally:
