@@ -213,6 +213,9 @@ def test_a_hostile_class_gets_nothing_and_harms_no_one(tmp_path):
         "refused: ex03_reparameterize.py is a symbolic link: submit the file itself"
     )
     assert links["link_folder"] == "refused: the learner folder link_folder is a symbolic link"
+    assert table["exercises"] == ["ex03_reparameterize"]  # no column for a refused file
+    maxima = {learner["learner"]: learner["max_points"] for learner in table["learners"]}
+    assert set(maxima.values()) == {10}, maxima
     assert seconds < 240
 
 

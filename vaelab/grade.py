@@ -499,12 +499,10 @@ def grade_class(
         for p in root.iterdir()
         if (p.is_dir() or p.is_symlink()) and not p.name.startswith((".", "_"))
     )
-    items, owners = [], []
+    items, owners, refused = [], [], {}
     for learner in learners:
         if learner.is_symlink():  # another learner's folder, maybe: refused
-            error = f"refused: the learner folder {learner.name} is a symbolic link"
-            items.append((learner / f"{learner.name}.py", None, error))
-            owners.append(learner.name)
+            refused[learner.name] = f"refused: the learner folder {learner.name} is a symbolic link"
             continue
         for path, exercise, error in _expand(_learner_files(learner, isolate)):
             items.append((path, exercise, error))
@@ -519,22 +517,42 @@ def grade_class(
     reports = []
     for learner in learners:
         mine = {e.exercise: e for e, who in zip(graded, owners, strict=True) if who == learner.name}
-        entries = [mine.get(name) or _missing(name, plans.get(name)) for name in names]
+        entries = [
+            _planned(mine.get(name), plans.get(name))
+            or _missing(name, plans.get(name), refused.get(learner.name))
+            for name in names
+        ]
         reports.append(Report(exercises=entries, seed=seed, timeout=timeout, learner=learner.name))
     return Gradebook(
         folder=str(root), seed=seed, timeout=timeout, exercises=names, learners=reports
     )
 
 
-def _missing(name: str, example: ExerciseResult | None) -> ExerciseResult:
-    """A learner's result for an exercise others submitted: its checks, not started."""
+def _missing(
+    name: str, example: ExerciseResult | None, refused: str | None = None
+) -> ExerciseResult:
+    """A learner's result for an exercise others submitted: its checks, not started (or
+    not graded, with the reason, for a learner folder that was ``refused``)."""
+    status, feedback = (Status.NOT_GRADED, refused) if refused else (Status.NOT_STARTED, MISSING)
     checks = [
-        CheckResult(c.id, c.name, Status.NOT_STARTED, 0.0, c.max_points, MISSING, c.functions)
+        CheckResult(c.id, c.name, status, 0.0, c.max_points, feedback, c.functions)
         for c in (example.checks if example else [])
     ]
-    return ExerciseResult(
-        exercise=name, path=None, checks=checks, error=f"no file {name}.py in this learner's folder"
-    )
+    error = refused or f"no file {name}.py in this learner's folder"
+    return ExerciseResult(exercise=name, path=None, checks=checks, error=error)
+
+
+def _planned(entry: ExerciseResult | None, example: ExerciseResult | None):
+    """``entry``, with the exercise's checks at 0 (not graded, its error as their feedback)
+    when it has none: a file refused before it could run still counts its points."""
+    if entry is None or entry.checks or example is None or not entry.error:
+        return entry
+    feedback = f"not graded: {entry.error}"
+    entry.checks = [
+        CheckResult(c.id, c.name, Status.NOT_GRADED, 0.0, c.max_points, feedback, c.functions)
+        for c in example.checks
+    ]
+    return entry
 
 
 def class_summary(book: Gradebook) -> dict:

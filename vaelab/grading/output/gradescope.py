@@ -265,13 +265,17 @@ exercise without its file scores 0, and its tests say which file was expected.
 
 ## What is in the zip
 
-- `setup.sh`: installs Python 3 if needed, makes `/autograder/vaelab-venv`, installs
-  torch {torch} (CPU build, from {index}) and the other dependencies, pinned by
-  `constraints.txt`, from `requirements.txt`.
+- `setup.sh`: installs Python 3 if needed and bubblewrap, creates the unprivileged user
+  `vaelab-student`, makes `/autograder/vaelab-venv`, installs torch {torch} (CPU build,
+  from {index}) and the other dependencies, pinned by `constraints.txt`, from
+  `requirements.txt`.
 - `run_autograder`: runs `vaelab grade` on the submission and writes
   `/autograder/results/results.json`: one test per check ("ex04 kl_divergence: ...",
   numbered 4.1, 4.2, ...), its feedback as the test's output. If the grader itself
-  fails, it writes `fallback_results.json` (every test at 0, saying so) instead.
+  fails, it writes `fallback_results.json` (every test at 0, saying so) instead. The
+  learner's code runs in a bubblewrap sandbox as uid 65534 (or, where the image allows no
+  sandbox, as `vaelab-student`), never as root; results.json is written only after every
+  process of the learner's has ended.
 - `vaelab/`: the grader, this copy of vaelab (no install from PyPI needed).
 
 ## Afterwards
