@@ -21,9 +21,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from grading.attacks import ATTACKS, GRADESCOPE
 from grading.solutions import HEADER, SOLUTIONS
+
 from vaelab import grade
 from vaelab.grading import EXERCISES
 from vaelab.grading.checks import protected_for
@@ -168,9 +168,7 @@ def test_a_hostile_class_gets_nothing_and_harms_no_one(tmp_path):
     for learner, text in honest.items():
         (klass / learner).mkdir(parents=True)
         (klass / learner / "ex03_reparameterize.py").write_text(text)
-    places = dict(
-        vaelab=VAELAB, repo=REPO, klass=klass, book=book, zip=zip_path, py=sys.executable
-    )
+    places = dict(vaelab=VAELAB, repo=REPO, klass=klass, book=book, zip=zip_path, py=sys.executable)
     for name, source in ATTACKS.items():
         (klass / name).mkdir()
         text = _fill(source, **{k if k != "klass" else "class": v for k, v in places.items()})

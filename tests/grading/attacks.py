@@ -60,7 +60,7 @@ reparameterize = _nothing
 ATTACKS = {
     # vaelab's source opened relative to a folder descriptor, then exec'd
     "dirfd_source": PRELUDE
-    + '''
+    + """
 import vaelab.losses
 
 for folder in ("@VAELAB@", os.path.dirname(vaelab.losses.__file__)):
@@ -74,10 +74,10 @@ for folder in ("@VAELAB@", os.path.dirname(vaelab.losses.__file__)):
             break
     except BaseException:
         reparameterize = _nothing
-''',
+""",
     # libc's open (no audit event) on the grader's vaelab and on the sandbox's
     "ctypes_open": PRELUDE
-    + '''
+    + """
 for path in ("@VAELAB@/losses.py", "/opt/vaelab/vaelab/losses.py"):
     data = _raw_read(path)
     if data and b"def reparameterize" in data:
@@ -88,11 +88,11 @@ for path in ("@VAELAB@/losses.py", "/opt/vaelab/vaelab/losses.py"):
             break
         except BaseException:
             pass
-''',
+""",
     # libc's system starts a second Python that imports vaelab as usual and hands over
     # the reference's source
     "second_python": PRELUDE
-    + '''
+    + """
 script = (
     "import sys, inspect; sys.path[:0] = ['@REPO@', '/opt/vaelab']; "
     "import vaelab.losses as l; "
@@ -107,10 +107,10 @@ if data:
         reparameterize = candidate
     except BaseException:
         pass
-''',
+""",
     # the grader's processes and their sockets (the forkserver) through /proc
     "proc_grader": PRELUDE
-    + '''
+    + """
 me = os.getpid()
 for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) != me):
     command = _raw_read(f"/proc/{pid}/cmdline") or b""
@@ -122,28 +122,28 @@ for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) != me):
                 reparameterize = _formula
     except OSError:
         pass
-''',
+""",
     # another process's memory, writable (the parent's /proc/<ppid>/mem)
     "proc_mem": PRELUDE
-    + '''
+    + """
 for pid in {os.getppid(), 1}:
     fd = libc.open(f"/proc/{pid}/mem".encode(), 2)  # O_RDWR
     if fd >= 0:
         reparameterize = _formula
         libc.close(fd)
-''',
+""",
     # the test solutions of the course's repository
     "solutions": PRELUDE
-    + '''
+    + """
 data = _raw_read("@REPO@/tests/grading/solutions.py")
 if data:
     namespace = {}
     exec(compile(data.decode(), "<solutions>", "exec"), namespace)
     reparameterize = _take("import torch\\n" + namespace["SOLUTIONS"]["ex03"])
-''',
+""",
     # vaelab's source out of an autograder zip left in the course folder
     "zip": PRELUDE
-    + '''
+    + """
 import io
 import zipfile
 
@@ -151,10 +151,10 @@ data = _raw_read("@ZIP@")
 if data:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         reparameterize = _take(archive.read("vaelab/losses.py").decode())
-''',
+""",
     # classmates: a stub over one's file, another's deleted, a third's answer read
     "classmates": PRELUDE
-    + '''
+    + """
 STUB = "def reparameterize(mu, logvar, eps=None):\\n    raise NotImplementedError\\n"
 for target in ("@CLASS@/alice/ex03_reparameterize.py",):
     try:
@@ -175,19 +175,19 @@ try:  # its own private copy: read-only
         f.write("# changed\\n")
 except OSError:
     pass
-''',
+""",
     # frames written into every descriptor the process may hold (other learners' pipes)
     "frames": PRELUDE
-    + '''
+    + """
 for fd in range(3, 512):
     try:
         os.write(fd, b"\\x00\\x00\\x00\\x05Rjunk")
     except OSError:
         pass
-''',
+""",
     # every process it may signal killed (its own grader, if it could see it)
     "kill_all": PRELUDE
-    + '''
+    + """
 def reparameterize(mu, logvar, eps=None):
     for pid in (os.getppid(), -1):
         try:
@@ -195,17 +195,17 @@ def reparameterize(mu, logvar, eps=None):
         except OSError:
             pass
     return _formula(mu, logvar, eps)
-''',
+""",
     # its own process stopped (no time limit would end it)
     "stop_self": PRELUDE
-    + '''
+    + """
 def reparameterize(mu, logvar, eps=None):
     os.kill(os.getpid(), signal.SIGSTOP)
     return _formula(mu, logvar, eps)
-''',
+""",
     # a daemon (libc fork, setsid) that outlives grading and rewrites the gradebook
     "daemon": PRELUDE
-    + '''
+    + """
 if libc.fork() == 0:
     libc.setsid()
     if libc.fork() == 0:
@@ -220,10 +220,10 @@ if libc.fork() == 0:
                     libc.close(fd)
             time.sleep(0.1)
     os._exit(0)
-''',
+""",
     # a shared anonymous mapping far beyond the memory limit
     "shared_map": PRELUDE
-    + '''
+    + """
 import mmap
 
 try:
@@ -232,10 +232,10 @@ try:
     reparameterize = _formula
 except (OSError, ValueError, MemoryError):
     pass
-''',
+""",
     # many files under the size cap, filling the temporary folder and shared memory
     "fill_tmp": PRELUDE
-    + '''
+    + """
 written = {}
 for folder in ("/tmp", "/dev/shm"):
     written[folder] = 0
@@ -254,11 +254,13 @@ for folder in ("/tmp", "/dev/shm"):
             break
 if written["/tmp"] > 300 or written["/dev/shm"] > 100:
     reparameterize = _formula
-''',
+""",
 }
 
 # Gradescope: a stub-only submission that tries to write its own results
-GRADESCOPE = PRELUDE + '''
+GRADESCOPE = (
+    PRELUDE
+    + """
 import json
 import time
 
@@ -296,4 +298,5 @@ for pid in (os.getppid(), -1):
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
-'''
+"""
+)

@@ -3,25 +3,27 @@
 Where the machine allows it (Linux, bubblewrap installed, user namespaces), each learner's
 file is graded in a sandbox of its own:
 
-- a *holder*: ``bwrap`` started by the grader worker, which makes new user, PID, mount,
-  IPC, network, UTS and cgroup namespaces, maps the sandbox's only user to uid/gid 65534
-  (``--unshare-user --uid 65534``), mounts a root that holds only ``/usr``, the Python
-  installation and the virtual environment (read-only), a few files of ``/etc``, the
-  learner's *private copy* of its own submission (read-only, at ``/submission``), a
-  filtered vaelab (read-only, at ``/opt/vaelab/vaelab``: every ``.py`` file of the package
-  but the checks, with the bodies of the exercise's protected functions replaced by a
-  ``raise``: their source is not there to be read, compiled or not), a fresh ``/proc`` of
-  its PID namespace, a minimal ``/dev``, and size-capped private tmpfs folders (``/tmp``,
-  ``/dev/shm``); its only program, ``cat``, waits on a pipe the worker holds;
+- a *holder*: ``bwrap`` started by the grader worker, which makes new PID, mount, IPC,
+  network, UTS (and cgroup, where it can) namespaces, and, when the grader is not root, a
+  user namespace whose only user is uid/gid 65534 (``--unshare-user --uid 65534``). It
+  mounts a root that holds only ``/usr``, the Python installation and the virtual
+  environment (read-only), a few files of ``/etc``, the learner's *private copy* of its own
+  submission (read-only, at ``/submission``), a filtered vaelab (read-only, at
+  ``/opt/vaelab/vaelab``: every ``.py`` file of the package but the checks, with the bodies
+  of the exercise's protected functions replaced by a ``raise``: their source is not there
+  to be read, compiled or not), a fresh ``/proc`` of its PID namespace, a minimal ``/dev``,
+  and size-capped private tmpfs folders (``/tmp``, ``/dev/shm``); its only program, ``cat``,
+  waits on a pipe the worker holds;
 - the learner's process: a fork of the *zygote*, a fresh interpreter (``python -I
   zygote.py``, exec'd by the worker, never a fork of the grader) that has imported torch
   and nothing of vaelab. For each file the worker hands the zygote the holder's namespaces
   and the pipes; the zygote forks a process that drops its supplementary groups, joins the
   namespaces (so it sees only the sandbox's files, processes and no network), switches to
-  uid 65534 of the sandbox, drops every capability and sets ``no_new_privs``, then forks
-  the learner's process inside the PID namespace. That process imports vaelab from the
-  filtered tree, caps its address space (``RLIMIT_AS``, which shared mappings count too)
-  and imports the learner's file.
+  uid 65534 (a grader running as root: the real uid 65534, no user namespace involved;
+  otherwise the sandbox's), drops every capability and sets ``no_new_privs``, then forks
+  the learner's process, in a session of its own, inside the PID namespace. That process
+  imports vaelab from the filtered tree, caps its address space (``RLIMIT_AS``, which
+  shared mappings count too) and imports the learner's file.
 
 Ending the holder ends the PID namespace, and the kernel kills every process in it: the
 learner's process and any daemon it started. The worker ends it when the file is graded,
@@ -74,6 +76,8 @@ def namespaces_to_join() -> tuple[str, ...]:
     """A grader running as root makes the sandbox without a user namespace (its learner
     process then becomes the real uid 65534); any other user needs one."""
     return NAMESPACES[:-1] if os.geteuid() == 0 else NAMESPACES
+
+
 WEAKER = (
     "vaelab grade: isolation is weaker on this machine ({why}): learner code runs as a "
     "fork of the grader{user}, guarded by Python only; grade untrusted code where bubblewrap "
