@@ -287,7 +287,8 @@ def test_autograder_zip_holds_scripts_pins_and_vaelab_itself(tmp_path, capsys):
     run = read["run_autograder"]
     assert run.startswith("#!/usr/bin/env bash\n")
     assert "--exercises ex03,ex04 --visibility after_due_date" in run
-    assert '"$ROOT/submission"' in run and '--gradescope "$RESULTS"' in run
+    assert '"$ROOT/submission"' in run and '--gradescope "$PRIVATE/results.json"' in run
+    assert 'cp "$PRIVATE/results.json" "$RESULTS"' in run  # only once the grader is done
     assert "ex03_reparameterize.py" in read["README.md"] and "20 points" in read["README.md"]
 
     fallback = json.loads(read["fallback_results.json"])
