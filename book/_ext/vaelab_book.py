@@ -131,9 +131,8 @@ def exercise_page(lesson: Lesson) -> str:
     rows = "\n".join(f"- `{name}`: {summary}" for name, summary in _functions(stub))
     return f"""# {heading}
 
-This exercise belongs to lesson {lesson.number},
-[{lesson.title}](../lessons/{lesson.stem}.ipynb). Read the lesson up to its exercise cell
-first.
+This exercise belongs to [lesson {lesson.number}, {lesson.title}](../lessons/{lesson.stem}.ipynb).
+Read the lesson up to its exercise cell first.
 
 ## What to write
 
@@ -520,12 +519,13 @@ def _post_transforms():
 
         def run(self, **kwargs) -> None:
             docname = self.env.docname
-            if docname.startswith("api/") or docname in ("genindex", "search", "py-modindex"):
+            if docname in ("genindex", "search", "py-modindex"):
                 return
             builder = self.app.builder
             py = self.env.get_domain("py")
             objects, modules = py.objects, py.modules
             skip = (nodes.reference, addnodes.pending_xref, nodes.title, nodes.raw)
+            skip += (addnodes.desc_signature,)  # an API entry's own signature
             for literal in list(self.document.findall(nodes.literal)):
                 if isinstance(literal, nodes.literal_block) or _inside(literal, skip):
                     continue

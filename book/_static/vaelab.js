@@ -26,6 +26,9 @@
         button.addEventListener("click", (event) => {
           event.preventDefault();
           event.stopPropagation();
+          // after a tap, focus would come back to the button when the sidebar closes, and
+          // keep its tooltip up; from the keyboard (no pointer: detail 0) it should come back
+          if (event.detail > 0) button.blur();
           wired.click();
         });
       });
