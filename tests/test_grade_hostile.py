@@ -275,3 +275,34 @@ def test_run_autograder_keeps_its_results_and_sources_from_a_hostile_submission(
     assert "forged" not in results["output"]
     assert _digest(root / "source") == sources
     assert _daemons() == [] and _descendants() == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="the grader is not root here"
+)
+def test_without_a_sandbox_a_root_grader_runs_learner_code_as_an_unprivileged_user(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VAELAB_NO_SANDBOX", "1")
+    isolation.unavailable.cache_clear()
+    try:
+        target = tmp_path / "grader-file.txt"
+        target.write_text("the grader's\n")
+        (tmp_path / "mallory").mkdir()
+        (tmp_path / "mallory" / "ex03_reparameterize.py").write_text(
+            "import os\n\n"
+            "print('uid', os.getuid(), os.geteuid(), os.getgroups())\n"
+            "try:\n"
+            f"    open({str(target)!r}, 'w').write('changed')\n"
+            "except OSError as e:\n"
+            "    print('refused', type(e).__name__)\n\n\n"
+            "def reparameterize(mu, logvar, eps=None):\n"
+            "    raise NotImplementedError\n"
+        )
+        report = grade.grade_paths([tmp_path / "mallory"], timeout=30, isolate=True)
+        user = isolation.fallback_user()
+        printed = report.exercises[0].output
+        assert f"uid {user[0]} {user[0]} []" in printed and "refused PermissionError" in printed
+        assert target.read_text() == "the grader's\n"
+    finally:
+        isolation.unavailable.cache_clear()
