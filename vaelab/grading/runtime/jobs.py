@@ -156,6 +156,11 @@ def run_jobs(
                 os.mkdir(run_dir)
             if before is not None:
                 before()
+            if sandboxed:  # each exercise's vaelab for the sandboxes, built once, here
+                from vaelab.grading.checks import protected_for
+
+                for exercise in sorted({job.exercise for _, job in waiting}):
+                    isolation.tree_for(exercise, protected_for(exercise), Path(run_dir))
             copies: dict[int, Path] = {}
             if isolate:  # searchable, not listable: a learner's user finds only its own copy
                 os.chmod(tmp, 0o711)
