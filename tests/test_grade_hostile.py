@@ -306,3 +306,18 @@ def test_without_a_sandbox_a_root_grader_runs_learner_code_as_an_unprivileged_us
         assert target.read_text() == "the grader's\n"
     finally:
         isolation.unavailable.cache_clear()
+
+
+def test_a_run_ends_at_its_deadline_whatever_its_files_do(tmp_path):
+    from vaelab.grading.runtime.jobs import Job, run_jobs
+
+    loop = "def reparameterize(mu, logvar, eps=None):\n    while True:\n        pass\n"
+    jobs = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ex03_reparameterize.py").write_text(loop)
+        jobs.append(Job(tmp_path / name / "ex03_reparameterize.py", "ex03"))
+    start = time.monotonic()
+    entries = run_jobs(jobs, timeout=120, parallel=1, deadline=8.0)
+    assert time.monotonic() - start < 60  # not 2 x 120 s
+    assert [e.error for e in entries] == ["the run's deadline passed"] * 2

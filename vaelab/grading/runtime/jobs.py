@@ -176,7 +176,7 @@ def run_jobs(
                 if ends is not None and time.monotonic() >= ends:
                     for index, job in waiting:
                         entries[index] = _failed_entry(
-                            job, "not graded: the run's deadline passed", 0.0, seed
+                            job, "the run's deadline passed", 0.0, seed
                         )
                     waiting = []
                 while waiting and idle:
@@ -208,7 +208,7 @@ def run_jobs(
                     elif now >= start + timeout + SPARE_SECONDS:
                         error = "the grader did not finish"
                     elif ends is not None and now >= ends:
-                        error = "not graded: the run's deadline passed"
+                        error = "the run's deadline passed"
                     else:
                         continue
                     entries[index] = _failed_entry(job, error, now - start, seed)
