@@ -311,7 +311,12 @@ def test_without_a_sandbox_a_root_grader_runs_learner_code_as_an_unprivileged_us
 def test_a_run_ends_at_its_deadline_whatever_its_files_do(tmp_path):
     from vaelab.grading.runtime.jobs import Job, run_jobs
 
-    loop = "def reparameterize(mu, logvar, eps=None):\n    while True:\n        pass\n"
+    loop = (
+        "import os\n\n"
+        "with open(__file__ + '.pid', 'w') as f:\n"
+        "    f.write(str(os.getpid()))\n\n\n"
+        "def reparameterize(mu, logvar, eps=None):\n    while True:\n        pass\n"
+    )
     jobs = []
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
@@ -321,3 +326,11 @@ def test_a_run_ends_at_its_deadline_whatever_its_files_do(tmp_path):
     entries = run_jobs(jobs, timeout=120, parallel=1, deadline=8.0)
     assert time.monotonic() - start < 60  # not 2 x 120 s
     assert [e.error for e in entries] == ["the run's deadline passed"] * 2
+    time.sleep(1.0)
+    pid = int((tmp_path / "first" / "ex03_reparameterize.py.pid").read_text())
+    try:  # the first loop's process ended with its worker, killed at the deadline
+        state = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0]
+    except OSError:
+        state = b"gone"
+    assert state in (b"gone", b"Z"), state
+    assert not (tmp_path / "second" / "ex03_reparameterize.py.pid").exists()  # never started

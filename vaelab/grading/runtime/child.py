@@ -123,6 +123,23 @@ class CappedWriter(io.TextIOBase):
             self.dropped = 0
 
 
+def die_with_parent() -> None:
+    """Linux: be killed when the process that started this one (a grader worker) dies, also
+    when it is killed itself (a worker stopped at a run's deadline), so that no learner's
+    process outlives it. Set again after a change of user, which clears it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died meanwhile
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def close_other_descriptors(keep: Sequence[int]) -> None:
     """Close every file descriptor above 2 but ``keep``: the pipes this process inherited
     from the forkserver and the resource tracker are none of the learner's business."""
@@ -554,6 +571,7 @@ def main(
     request_fd, reply_fd = request_conn.fileno(), reply_conn.fileno()
     writers = ()
     try:
+        die_with_parent()
         if hasattr(os, "setpgrp"):
             os.setpgrp()  # so that a time-out also ends any process the learner started
         writers = capture_output(output_path)
@@ -593,6 +611,7 @@ def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers, drop_
         install_guard(reply_fd, sources)
         if drop_to is not None:  # the grader's own files are read: the learner's code is next
             drop_privileges(*drop_to)
+            die_with_parent()
         module = import_learner(path)
         if isinstance(module, dict):
             hello = {"import_error": module}
