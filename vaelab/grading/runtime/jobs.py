@@ -175,9 +175,7 @@ def run_jobs(
             while waiting or busy:
                 if ends is not None and time.monotonic() >= ends:
                     for index, job in waiting:
-                        entries[index] = _failed_entry(
-                            job, "the run's deadline passed", 0.0, seed
-                        )
+                        entries[index] = _failed_entry(job, "the run's deadline passed", 0.0, seed)
                     waiting = []
                 while waiting and idle:
                     worker, (index, job) = idle.pop(), waiting.pop(0)
