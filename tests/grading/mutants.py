@@ -1210,6 +1210,68 @@ MUTANTS = [
         "returns shape (B, D), expected (B,): sum each Gaussian's log-density over the D "
         "dimensions",
     ),
+    # ---- issue 22: two bugs that scored full marks, five mistakes with misleading feedback
+    (
+        "ex02",
+        "logvar-head-detached",
+        "def encode(model, x):\n"
+        "    h = model.encoder(x)\n"
+        "    return model.to_mu(h), model.to_logvar(h.detach())\n",
+        "no gradient reaches model.encoder through logvar",
+    ),
+    (
+        "ex03",
+        "noise-float32-for-float64-mu",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    if eps is None:\n"
+        "        eps = torch.randn(mu.shape)\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "the noise is drawn in float32 for float64 mu",
+    ),
+    (
+        "ex04",
+        "elbo-uses-kl-per-dimension",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp())\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first",
+    ),
+    (
+        "ex06",
+        "linear-divides-by-zero",
+        "def linear_kl_weight(step, warmup_steps):\n    return min(1.0, step / warmup_steps)\n",
+        "Handle warmup_steps == 0 before dividing by it",
+    ),
+    (
+        "ex06",
+        "linear-zero-warmup-in-torch",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return float(torch.tensor(step / max(warmup_steps, 1e-300)).clamp(max=1.0))"
+        " if warmup_steps else float(torch.tensor(float(step)) / 0.0)\n",
+        "Handle warmup_steps == 0 before dividing by it",
+    ),
+    (
+        "ex07",
+        "lme-global-max",
+        "def log_mean_exp(log_w, dim=0):\n"
+        "    top = log_w.max()\n"
+        "    return top + torch.log(torch.exp(log_w - top).mean(dim=dim))\n",
+        "subtracts one maximum, taken over the whole tensor",
+    ),
+    (
+        "ex08",
+        "anomaly-elbo-not-negative",
+        "def anomaly_score(model, x, beta=1.0):\n"
+        "    with torch.no_grad():\n"
+        "        mu, logvar = model.encode(x)\n"
+        "        x_logits = model.decode(mu)\n"
+        "        recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1)\n"
+        "        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)\n"
+        "        return -(recon + beta * kl)\n",
+        "this is the ELBO itself, not its negative",
+    ),
 ]
 
 
@@ -1295,7 +1357,7 @@ SCORES = {
     "kl-squeeze": 7.5,
     "kl-float32": 7.5,
     "kl-float32-accumulator": 7.5,
-    "elbo-uses-wrong-kl": 0,
+    "elbo-uses-wrong-kl": 5,  # issue 22: negative_elbo graded with vaelab's KL in its place
     "elbo-uses-wrong-kl-and-means-pixels": 0,
     "interpolate-float32-t": 6,
     "slerp-no-special-case": 9,
@@ -1332,7 +1394,7 @@ SCORES = {
     "mig-divides-by-best": 5.5,
     "mig-per-factor": 5.5,
     "z-squeezed": 6,
-    "elbo-uses-kl-summed-over-batch": 0,
+    "elbo-uses-kl-summed-over-batch": 5,
     "interpolate-float32-arange": 6,
     "interpolate-t-widened-late": 6,
     "mi-one-hot": 8.5,
@@ -1352,6 +1414,25 @@ SCORES = {
     "missing-log-2pi": 5,
     "average-of-log-densities": 5.5,
     "no-sum-over-dimensions": 5,
+    # issue 22
+    "logvar-head-detached": 9,
+    "noise-float32-for-float64-mu": 9,
+    "elbo-uses-kl-per-dimension": 5,
+    "linear-divides-by-zero": 8,
+    "linear-zero-warmup-in-torch": 8,
+    "lme-global-max": 8,
+    "anomaly-elbo-not-negative": 7,
+}
+
+# Issue 22: mistakes whose feedback misled (or that scored full marks); each failing check
+# says what the mistake is (or "first make ... right"), never the misleading text.
+MISLEADING = {
+    "au-wrong-dim": "the standard deviation",
+    "linear-divides-by-zero": "x / 0",
+    "linear-zero-warmup-in-torch": "x / 0",
+    "elbo-uses-kl-per-dimension": "size typed in",
+    "lme-global-max": "Subtract the maximum before exp",
+    "anomaly-elbo-not-negative": "is not right",
 }
 
 
@@ -1381,11 +1462,6 @@ NEW_CHECKS = {
         "kl-squeeze",
         "kl-float32",
         "kl-float32-accumulator",
-    ),
-    ("ex04", "negative_elbo: BCE summed over pixels + KL, per example"): (
-        "elbo-uses-wrong-kl",
-        "elbo-uses-wrong-kl-and-means-pixels",
-        "elbo-uses-kl-summed-over-batch",
     ),
     ("ex05", "interpolate, linear: evenly spaced, both ends included"): (
         "interpolate-float32-t",

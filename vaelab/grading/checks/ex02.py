@@ -306,3 +306,15 @@ def _gradients(learner: Learner, draw: Draw):
             raise Mistake(
                 f"no gradient reaches model.{part}: mu and logvar must both come from it."
             )
+    # each head on its own: the encoder's body must learn from the log-variance too, not
+    # only from mu (features detached on their way into one head pass the check above)
+    for head, weights in (("logvar", [None, "ones"]), ("mu", ["ones", None])):
+        alone = learner_function(learner, "encode").run(model, x, backward=weights)
+        if not reached(alone, "encoder"):
+            raise Mistake(
+                f"no gradient reaches model.encoder through {head}: the features that go into "
+                f"the {head} head are cut off from the graph (a .detach() or torch.no_grad() "
+                "on them), so training would never teach the encoder what its "
+                f"{'log-variance' if head == 'logvar' else 'mean'} needs. Give both heads the "
+                "encoder's features as they are."
+            )

@@ -139,6 +139,24 @@ def _shape(learner: Learner, draw: Draw):
         raise Mistake(
             "z is the same when mu changes: it should be built from mu, z = mu + sigma * eps."
         )
+    _expect_noise_in_mu_dtype(reparameterize)
+
+
+def _expect_noise_in_mu_dtype(reparameterize: LearnerFunction) -> None:
+    """Noise drawn in float32 for float64 inputs: z still comes back float64 (the sum is
+    promoted), but every number of it is a float32 one. With mu = 0 and logvar = 0, z is the
+    noise itself, so its precision shows which dtype the noise was drawn in."""
+    mu = torch.zeros(64, 20, dtype=F64)
+    z = as_tensor(reparameterize(mu, torch.zeros_like(mu)), "z without eps")
+    if z.shape != mu.shape or z.dtype != F64 or not torch.isfinite(z).all():
+        return  # the checks of shape and values say what is wrong
+    if bool(torch.equal(z.float().double(), z)) and bool(z.abs().sum() > 0):
+        raise Mistake(
+            "without eps, the noise is drawn in float32 for float64 mu: z comes back float64 "
+            "(adding it to mu promotes it), but every noise value has float32's precision, "
+            "and on a GPU, noise made on the CPU would not even meet mu. Draw the noise in "
+            "mu's dtype and on mu's device (torch's '_like' functions follow their argument)."
+        )
 
 
 @check("reparameterize.values", "values with a given eps: z = mu + sigma * eps", 2, VALUES_HINTS)

@@ -26,10 +26,10 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_tensor,
     close,
-    culprit,
     expect_close,
     expect_gradients,
     expect_unchanged,
+    grade_alone,
     learner_function,
     needs_working,
     shape_words,
@@ -263,41 +263,34 @@ ELBO_HINTS = (
 )
 
 
-def _kl_culprit(learner: Learner, x, x_logits, mu, logvar, beta: float, got) -> str | None:
-    """Feedback when negative_elbo is wrong only because it uses the learner's own wrong
-    kl_divergence (asked of the learner's process on the same mu and logvar)."""
-    recon = losses.bernoulli_nll(x_logits, x, reduction="none")
-    return culprit(
+def _kl_reference(mu, logvar) -> torch.Tensor:
+    return losses.kl_divergence(mu, logvar, reduction="none")
+
+
+def _graded_alone(learner: Learner, negative_elbo, cases, expect, betas=(1.0,)):
+    """negative_elbo on ``cases`` (x, x_logits, mu, logvar) for each beta, graded on its own:
+    when it builds on the learner's failing kl_divergence, vaelab's KL stands in for it
+    (``toolkit.grade_alone``). Returns (note, stand_in) as grade_alone does."""
+    calls = [(case, {"beta": beta}) for case in cases for beta in betas]
+    return grade_alone(
         learner,
-        user="negative_elbo",
+        negative_elbo,
+        calls,
+        lambda i, got: expect(calls[i][0], calls[i][1]["beta"], got),
         helper="kl_divergence",
-        args=(mu, logvar),
-        want_helper=losses.kl_divergence(mu, logvar, reduction="none"),
-        got=got,
-        rebuild=lambda kl: recon + beta * kl,
-        want=_elbo_reference(x, x_logits, mu, logvar, beta),
-        variants=[
-            *bce_mistakes(
-                x_logits,
-                x,
-                extra=lambda r: r + beta * losses.kl_divergence(mu, logvar, reduction="none"),
-            ),
-        ],
+        helper_calls=[((mu, logvar), _kl_reference(mu, logvar)) for _, _, mu, logvar in cases],
     )
 
 
-def _elbo_working(learner: Learner, negative_elbo, cases) -> None:
-    """A Mistake unless negative_elbo is right on ``cases`` (for the checks of a property);
-    it names the learner's kl_divergence when that is what is wrong."""
-    outcomes = negative_elbo.many([(case, {}) for case in cases])
-    for (x, x_logits, mu, logvar), outcome in zip(cases, outcomes, strict=True):
-        got = outcome.value  # an exception (not implemented, ...) says so itself
-        if close(got, _elbo_reference(x, x_logits, mu, logvar, 1.0)):
-            continue
-        blame = _kl_culprit(learner, x, x_logits, mu, logvar, 1.0, got)
-        if blame:
-            raise Mistake(blame)
-        needs_working(False, "negative_elbo")
+def _elbo_working(learner: Learner, negative_elbo, cases):
+    """A Mistake unless negative_elbo is right on ``cases`` (for the checks of a property),
+    with vaelab's KL standing in for a failing kl_divergence it builds on; the stand-in (or
+    None) for the property's own calls, and the note to pass with."""
+
+    def expect(case, beta, got):
+        needs_working(close(got, _elbo_reference(*case, beta)), "negative_elbo")
+
+    return _graded_alone(learner, negative_elbo, cases, expect)
 
 
 @check(
@@ -305,25 +298,20 @@ def _elbo_working(learner: Learner, negative_elbo, cases) -> None:
 )
 def _elbo(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
-    cases = _elbo_cases(draw)
-    outcomes = negative_elbo.many([(case, {}) for case in cases])
-    for (x, x_logits, mu, logvar), outcome in zip(cases, outcomes, strict=True):
-        got = outcome.value
-        want = _elbo_reference(x, x_logits, mu, logvar, 1.0)
-        try:
-            expect_close(
-                got,
-                want,
-                what="negative_elbo",
-                case=f"for images of shape {tuple(x.shape)} and mu of shape {tuple(mu.shape)}",
-                variants=_elbo_mistakes(x, x_logits, mu, logvar, 1.0),
-                hint=ELBO_HINT,
-            )
-        except Mistake:
-            blame = _kl_culprit(learner, x, x_logits, mu, logvar, 1.0, got)
-            if blame:
-                raise Mistake(blame) from None
-            raise
+
+    def expect(case, beta, got):
+        x, x_logits, mu, logvar = case
+        expect_close(
+            got,
+            _elbo_reference(x, x_logits, mu, logvar, beta),
+            what="negative_elbo",
+            case=f"for images of shape {tuple(x.shape)} and mu of shape {tuple(mu.shape)}",
+            variants=_elbo_mistakes(x, x_logits, mu, logvar, beta),
+            hint=ELBO_HINT,
+        )
+
+    note, _ = _graded_alone(learner, negative_elbo, _elbo_cases(draw), expect)
+    return note
 
 
 @check(
@@ -338,15 +326,14 @@ def _elbo(learner: Learner, draw: Draw):
 )
 def _beta(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
-    x, x_logits, mu, logvar = _elbo_cases(draw)[0]
+    x, x_logits, mu, logvar = case = _elbo_cases(draw)[0]
     recon = losses.bernoulli_nll(x_logits, x, reduction="none")
     kl = losses.kl_divergence(mu, logvar, reduction="none")
-    _elbo_working(learner, negative_elbo, [(x, x_logits, mu, logvar)])
-    betas = (4.0, 0.0, 0.25)
-    outcomes = negative_elbo.many([((x, x_logits, mu, logvar), {"beta": b}) for b in betas])
-    for beta, outcome in zip(betas, outcomes, strict=True):
+    _elbo_working(learner, negative_elbo, [case])
+
+    def expect(case, beta, got):
         expect_close(
-            outcome.value,
+            got,
             _elbo_reference(x, x_logits, mu, logvar, beta),
             what="negative_elbo",
             case=f"for beta={beta}",
@@ -360,8 +347,11 @@ def _beta(learner: Learner, draw: Draw):
                 ("beta multiplies both terms: only the KL is weighted.", beta * (recon + kl)),
                 ("the KL is divided by beta: multiply it by beta.", recon + kl / max(beta, 1e-12)),
             ],
-            hint="loss = recon + beta * KL.",
+            hint="beta weights one of the two terms only.",
         )
+
+    note, _ = _graded_alone(learner, negative_elbo, [case], expect, betas=(4.0, 0.0, 0.25))
+    return note
 
 
 @check(
@@ -381,9 +371,14 @@ def _elbo_stable(learner: Learner, draw: Draw):
     _elbo_working(learner, negative_elbo, _elbo_cases(draw)[:2])
     x_logits, x = extreme_logits()
     mu, logvar = draw.randn(2, 3), draw.randn(2, 3)
-    got = as_tensor(negative_elbo(x, x_logits, mu, logvar), "negative_elbo")
-    if not close(got, _elbo_reference(x, x_logits, mu, logvar, 1.0)):
-        raise Mistake(UNSTABLE_BCE)
+
+    def expect(case, beta, got):
+        got = as_tensor(got, "negative_elbo")
+        if not close(got, _elbo_reference(*case, beta)):
+            raise Mistake(UNSTABLE_BCE)
+
+    note, _ = _graded_alone(learner, negative_elbo, [(x, x_logits, mu, logvar)], expect)
+    return note
 
 
 @check(
@@ -400,10 +395,10 @@ def _elbo_stable(learner: Learner, draw: Draw):
 def _elbo_gradients(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
     x, x_logits, mu, logvar = _elbo_cases(draw)[0]
-    result = negative_elbo.run(x, x_logits, mu, logvar)
+    note, stand_in = _elbo_working(learner, negative_elbo, [(x, x_logits, mu, logvar)])
+    result = negative_elbo.run(x, x_logits, mu, logvar, stand_in=stand_in)
     expect_unchanged(result, ("x", "x_logits", "mu", "logvar"), "negative_elbo")
     want = _elbo_reference(x, x_logits, mu, logvar, 1.0)
-    _elbo_working(learner, negative_elbo, [(x, x_logits, mu, logvar)])
     weights = draw.weights_like(want)
     want_grads = weighted_grads(
         lambda x_logits, mu, logvar: _elbo_reference(x, x_logits, mu, logvar, 1.0),
@@ -412,11 +407,15 @@ def _elbo_gradients(learner: Learner, draw: Draw):
         mu=mu,
         logvar=logvar,
     )
+    if stand_in:  # vaelab's KL stands in as values: gradients reach x_logits alone
+        want_grads = {"x_logits": want_grads["x_logits"]}
     result = negative_elbo.run(
         x,
         x_logits=Leaf(x_logits, "x_logits"),
         mu=Leaf(mu, "mu"),
         logvar=Leaf(logvar, "logvar"),
         backward=[weights],
+        stand_in=stand_in,
     )
     expect_gradients(result, want_grads, what="negative_elbo")
+    return note

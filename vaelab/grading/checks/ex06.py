@@ -22,11 +22,13 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_number,
     close,
+    exception_feedback,
     expect_close,
     expect_gradients,
     expect_unchanged,
     learner_function,
     needs_working,
+    raised_error,
     shape_words,
     type_name,
     weighted_grads,
@@ -144,6 +146,13 @@ def _active_values(learner: Learner, draw: Draw):
 )
 def _active_threshold(learner: Learner, draw: Draw):
     active_units = learner_function(learner, "active_units")
+    # a count that is wrong on ordinary inputs can hit another mistake's count here by
+    # chance (mu.var(dim=1) matched "the standard deviation"): that check names it
+    mu, threshold = _au_cases(draw)[0]
+    needs_working(
+        active_units(mu, threshold=threshold) == metrics.active_units(mu, threshold=threshold),
+        "active_units",
+    )
     mu = _exact_mu()
     _expect_count(active_units(mu, threshold=0.25), mu, 0.25, "when variances equal it")
 
@@ -390,10 +399,11 @@ def _linear(learner: Learner, draw: Draw):
     linear = learner_function(learner, "linear_kl_weight")
     for warmup in (draw.integer(3, 6), draw.integer(8, 14), 1, 0):
         steps = range(0, 2 * warmup + 3)
-        values = linear.values([((step, warmup), {}) for step in steps])
-        got = [as_number(v, "linear_kl_weight") for v in values]
-        if warmup == 0 and got != [1.0] * len(got):
-            raise Mistake("with warmup_steps=0 there is no warm-up: return 1.0 at every step.")
+        outcomes = linear.many([((step, warmup), {}) for step in steps])
+        if warmup == 0:
+            _expect_no_warmup(outcomes, learner)
+            continue
+        got = [as_number(o.value, "linear_kl_weight") for o in outcomes]
         _expect_schedule(
             got,
             _weights(schedules.linear_kl_weight, steps, warmup),
@@ -401,6 +411,30 @@ def _linear(learner: Learner, draw: Draw):
             what="linear_kl_weight",
             case=f"for warmup_steps={warmup}",
         )
+
+
+NO_WARMUP = (
+    "with warmup_steps=0 there is no warm-up, and the docstring says the weight is 1 at every "
+    "step. {what} Handle warmup_steps == 0 before dividing by it: there is nothing to divide."
+)
+
+
+def _expect_no_warmup(outcomes, learner: Learner) -> None:
+    """warmup_steps = 0: the weight is 1.0 at every step, with no division by zero (its
+    result, inf or NaN, is no weight either)."""
+    for outcome in outcomes:
+        error = raised_error(outcome, learner, "linear_kl_weight")
+        if error and error.get("type") == "ZeroDivisionError":
+            raise Mistake(NO_WARMUP.format(what="Your function divides by warmup_steps = 0."))
+        if error:
+            raise Mistake(exception_feedback("linear_kl_weight", error, learner.memory_gb))
+        value = as_number(outcome.value, "linear_kl_weight")
+        if not math.isfinite(value):
+            raise Mistake(
+                NO_WARMUP.format(what=f"Your function gives {value} (a division by zero).")
+            )
+        if value != 1.0:
+            raise Mistake(NO_WARMUP.format(what=f"Your function gives {value:g}."))
 
 
 def _cyclical_variants(steps, period, ratio) -> list:

@@ -298,6 +298,22 @@ def _lme_dims(learner: Learner, draw: Draw):
         )
 
 
+GLOBAL_MAX = (
+    "log_mean_exp subtracts one maximum, taken over the whole tensor, from every column: a "
+    "column whose log-weights all lie hundreds below that overall maximum "
+    "underflows to exp(...) = 0 and gives -inf. Each average along `dim` needs the maximum "
+    "of its own log-weights: take the maximum along `dim`, keeping that dimension so that it "
+    "lines up with log_w, and add the same per-column maximum back after the log."
+)
+
+
+def _global_max_shift(log_w: torch.Tensor, dim: int) -> torch.Tensor:
+    """The log-sum-exp trick with the maximum of all of log_w instead of one per column."""
+    top = log_w.max()
+    k = log_w.shape[dim]
+    return top + torch.log(torch.exp(log_w - top).sum(dim=dim)) - math.log(k)
+
+
 @check(
     "log_mean_exp.large",
     "log_mean_exp: no overflow for large log-weights",
@@ -318,6 +334,8 @@ def _lme_large(learner: Learner, draw: Draw):
     log_w = draw.randn(6, 3, scale=2.0) + torch.tensor([1000.0, 90.0, 500.0])
     got = as_tensor(log_mean_exp(log_w, dim=0), "log_mean_exp")
     if not close(got, losses.log_mean_exp(log_w, dim=0)):
+        if close(got, _global_max_shift(log_w, 0)):
+            raise Mistake(GLOBAL_MAX)
         raise Mistake(
             "log_mean_exp overflows for large log-weights (like 1000): exp(1000) is inf. "
             "Subtract the maximum before exp and add it back after the log (the log-sum-exp "
@@ -341,6 +359,8 @@ def _lme_small(learner: Learner, draw: Draw):
     log_w = draw.randn(6, 3, scale=2.0) - torch.tensor([1000.0, 120.0, 800.0])
     got = as_tensor(log_mean_exp(log_w, dim=0), "log_mean_exp")
     if not close(got, losses.log_mean_exp(log_w, dim=0)):
+        if close(got, _global_max_shift(log_w, 0)):
+            raise Mistake(GLOBAL_MAX)
         raise Mistake(
             "log_mean_exp gives -inf for very negative log-weights (like -1000): exp(-1000) "
             "rounds to 0. Subtract the maximum before exp (the log-sum-exp trick), or use "

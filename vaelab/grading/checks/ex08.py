@@ -160,6 +160,14 @@ def _anomaly_variants(model, x, beta) -> list:
     kl = losses.kl_divergence(mu, logvar, reduction="none")
     recon = anomaly.reconstruction_score(model, x)
     return [
+        (
+            "this is the ELBO itself, not its negative: lesson 08 names this pitfall. The "
+            "ELBO is high for images the model finds likely, so as a score it would rank the "
+            "ordinary images above the anomalies. The anomaly score is the loss the model "
+            "was trained to minimise, the negative ELBO: reconstruction loss plus beta times "
+            "the KL, both positive.",
+            -(recon + beta * kl),
+        ),
         ("the KL term is missing: add beta * KL.", recon),
         ("the KL enters with the wrong sign: recon + beta * KL.", recon - beta * kl),
         (
