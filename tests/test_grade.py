@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from grading.hostile import HOSTILE
+from grading.leaks import leaked, solution_lines
 from grading.mutants import MISLEADING, MUTANTS, NEW_CHECKS
-from grading.solutions import NAMES, source
+from grading.solutions import NAMES, SOLUTIONS, source
 
 from vaelab import grade
 from vaelab.grading.checks import checks_for, hints_for, protected_for
@@ -29,6 +30,7 @@ from vaelab.grading.runtime import runner as core
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 TIMEOUT = 5.0
+SOLUTION_LINES = solution_lines(SOLUTIONS)
 
 
 def _module(text: str) -> types.ModuleType:
@@ -100,6 +102,8 @@ def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, fee
     # a check passed with vaelab's function standing in for a failing one names it too
     texts = [r.feedback for r in failed] + [r.feedback for r in results if r.stand_in]
     assert any(feedback in t for t in texts), texts
+    for text in texts:  # issue 22: feedback teaches without handing over a solution line
+        assert leaked(text, SOLUTION_LINES) is None, text
 
 
 def test_at_least_three_mutants_per_fixed_name_function():
@@ -287,7 +291,7 @@ def test_ex04_default_mean_bce_is_named():
     assert not check.passed and check.points == 0
     assert "averaged over all pixels and the whole batch" in check.feedback
     assert "reduction='none'" in check.feedback
-    assert "sum over each image's pixels" in check.feedback
+    assert "sum over each image's own pixels" in check.feedback
     assert sum(r.points for r in results.values()) == 5  # the three KL checks only
 
 

@@ -37,19 +37,19 @@ def bce_mistakes(x_logits: torch.Tensor, x: torch.Tensor, *, extra=None) -> list
             "the reconstruction term is one number averaged over all pixels and the whole "
             "batch: F.binary_cross_entropy_with_logits(x_logits, x) takes the mean over every "
             "element by default (reduction='mean'). Use reduction='none' and sum over each "
-            "image's pixels, .flatten(1).sum(1), for one value per image.",
+            "image's own pixels (every dimension but the batch), for one value per image.",
             lambda: add(F.binary_cross_entropy_with_logits(x_logits, x)),
         ),
         (
             "the reconstruction term is one number summed over all pixels and the whole batch "
-            "(reduction='sum'): use reduction='none' and sum over each image's pixels only, "
-            ".flatten(1).sum(1), for one value per image.",
+            "(reduction='sum'): use reduction='none' and sum over each image's pixels only "
+            "(every dimension but the batch), for one value per image.",
             lambda: add(F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum")),
         ),
         (
             "the reconstruction term is averaged over pixels: sum it over the pixels of each "
-            "image instead (it is the log-likelihood of the whole image), e.g. "
-            "F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1).",
+            "image instead (it is the log-likelihood of the whole image): no reduction in the "
+            "BCE, then a sum over every dimension but the batch.",
             add(recon / pixels),
         ),
         (

@@ -93,7 +93,7 @@ def _encode(learner: Learner, draw: Draw):
                     features,
                 ),
             ],
-            hint="z = model.to_z(model.encoder(x)).",
+            hint="the code is the encoder's features passed through the head that makes z.",
         )
 
 
@@ -132,7 +132,7 @@ def _decode(learner: Learner, draw: Draw):
                     want.flatten(1),
                 ),
             ],
-            hint="x_logits = model.decoder(z).",
+            hint="the decoder maps a code straight to logits: nothing before or after it.",
         )
 
 
@@ -186,7 +186,7 @@ def _loss_variants(x_logits, x) -> list:
         *batch_mistakes(want, "image"),
         (
             "reconstruction_loss returns one value per pixel: sum them over each "
-            "image's pixels, e.g. .flatten(1).sum(1).",
+            "image's pixels, every dimension but the first (the batch).",
             per_pixel,
         ),
         (
@@ -219,8 +219,8 @@ def _loss(learner: Learner, draw: Draw):
             what="reconstruction_loss",
             case=shape_words(x_logits=x_logits, x=x),
             variants=_loss_variants(x_logits, x),
-            hint="Use F.binary_cross_entropy_with_logits(x_logits, x, reduction='none') and "
-            "sum over all but the batch dimension.",
+            hint="The Bernoulli loss is the BCE computed from the logits, pixel by pixel (no "
+            "reduction), then summed over all but the batch dimension.",
         )
 
 

@@ -95,7 +95,7 @@ def _mu(learner: Learner, draw: Draw):
             ("mu and logvar are swapped: mu comes from model.to_mu.", want_logvar),
             ("mu is the hidden features; apply model.to_mu to them.", model.encoder(x).detach()),
         ],
-        hint="mu = model.to_mu(model.encoder(x)).",
+        hint="mu is the mean head applied to the encoder's features.",
     )
 
 
@@ -146,7 +146,7 @@ def _logvar(learner: Learner, draw: Draw):
                 F.softplus(want),
             ),
         ],
-        hint="logvar = model.to_logvar(model.encoder(x)).",
+        hint="logvar is the log-variance head applied to the encoder's features, as it is.",
     )
 
 
@@ -220,7 +220,8 @@ def _std_extreme(learner: Learner, draw: Draw):
     if not close(got, reference_std(logvar)):
         raise Mistake(
             "std_from_logvar is inf or wrong for large logvar (like 100): exp(logvar) overflows "
-            "float32 before a square root can bring it back; compute exp(0.5 * logvar) directly."
+            "float32 before a square root can bring it back; halve the log-variance first and "
+            "take one exponential."
         )
 
 

@@ -54,8 +54,8 @@ def _reparam_mistakes(mu, logvar, eps) -> list:
     std = reference_std(logvar)
     return [
         (
-            "`logvar` is used as the standard deviation: sigma = exp(logvar / 2), so "
-            "z = mu + exp(0.5 * logvar) * eps.",
+            "`logvar` is used as the standard deviation: it is the log of the variance, and "
+            "the noise is scaled by sigma = exp(logvar / 2).",
             mu + logvar * eps,
         ),
         (
@@ -224,8 +224,8 @@ def _sampling_problem(reparameterize: LearnerFunction, draw: Draw) -> str | None
         return f"without eps, z has shape {tuple(z1.shape)}; expected {tuple(mu.shape)}."
     if z2.shape == z1.shape and torch.equal(z1, z2):
         return (
-            "two calls without eps gave the same z: draw new noise on every call, e.g. "
-            "eps = torch.randn_like(mu)."
+            "two calls without eps gave the same z: draw new standard-normal noise on every "
+            "call (no fixed seed, no noise made once and kept)."
         )
     std = reference_std(logvar[0])  # (4,)
     implied = (z1 - mu) / std  # the noise the learner used, if z = mu + sigma * eps
@@ -283,8 +283,8 @@ def _sampling(learner: Learner, draw: Draw):
 NO_SAMPLING_GRADIENT = (
     "without eps, no gradient reaches {names}: torch.normal(mu, std) and "
     "Distribution.sample() give z without a usable gradient (torch.normal's is exactly 0), "
-    "and .detach() or torch.no_grad() cut it. Draw eps = torch.randn_like(mu) and return "
-    "mu + std * eps (or use Normal(mu, std).rsample())."
+    "and .detach() or torch.no_grad() cut it. Draw standard-normal noise yourself and build "
+    "z from mu, sigma and that noise with torch operations (or use Normal(...).rsample())."
 )
 
 
@@ -361,5 +361,5 @@ def _inplace_extreme(learner: Learner, draw: Draw):
     if not close(got, losses.reparameterize(mu, logvar, eps=eps)):
         raise Mistake(
             "z is inf or wrong for large logvar (like 100): exp(logvar) overflows float32 "
-            "before a square root; compute sigma = exp(0.5 * logvar) directly."
+            "before a square root; halve the log-variance first and take one exponential."
         )

@@ -108,7 +108,10 @@ def _kl_mistakes(mu: torch.Tensor, logvar: torch.Tensor) -> list:
     ]
 
 
-KL_HINT = "KL = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)."
+KL_HINT = (
+    "Each latent dimension contributes -1/2 (1 + log sigma^2 - mu^2 - sigma^2); one value per "
+    "example is their sum."
+)
 
 KL_HINTS = (
     "Lesson 04, section 2, gives the KL between the posterior N(mu, diag(sigma^2)) and the "

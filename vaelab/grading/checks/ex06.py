@@ -65,18 +65,18 @@ def _au_mistakes(mu: torch.Tensor, threshold: float) -> list:
             lambda: ref(mu64, math.nextafter(threshold, -math.inf)),
         ),
         (
-            "this compares the standard deviation with the threshold: compare the variance, "
-            "mu.var(dim=0).",
+            "this compares the standard deviation with the threshold: compare the variance of "
+            "each latent dimension over the examples.",
             lambda: ref(mu, threshold**2),
         ),
         (
-            "this uses the biased variance (dividing by N): use mu.var(dim=0), which divides "
+            "this uses the biased variance (dividing by N): use the sample variance, which divides "
             "by N - 1.",
             lambda: ref(mu, threshold * n / (n - 1)),
         ),
         (
-            "the variance is taken over the latent dimensions: take it over the examples, "
-            "mu.var(dim=0).",
+            "the variance is taken over the latent dimensions: take it over the examples, the "
+            "first dimension of mu.",
             lambda: ref(mu.T, threshold) if d >= 2 else None,
         ),
         (
@@ -189,7 +189,7 @@ def _fb_mistakes(kl: torch.Tensor, free_bits: float) -> list:
         ),
         (
             "the KL is clamped from above (min): each dimension should cost at least free_bits, "
-            "max(kl, free_bits), e.g. kl_per_dim.clamp(min=free_bits).",
+            "max(kl, free_bits), a floor, not a ceiling.",
             lambda: -ref(-kl, -free_bits),
         ),
         (
@@ -248,7 +248,7 @@ def _free_bits(learner: Learner, draw: Draw):
             what="free_bits_kl",
             case=f"{shape_words(kl_per_dim=kl)} and free_bits={free_bits}",
             variants=_fb_mistakes(kl, free_bits),
-            hint="kl_per_dim.clamp(min=free_bits).sum(dim=-1).",
+            hint="raise each dimension's KL to at least free_bits, then add up the dimensions.",
         )
 
 
@@ -372,8 +372,8 @@ def _linear_variants(steps, warmup) -> list:
             lambda: [ref(max(s - 1, 0), warmup) for s in steps],
         ),
         (
-            "the weight keeps growing after the warm-up: it should stay at 1, "
-            "min(1, step / warmup_steps).",
+            "the weight keeps growing after the warm-up: it should stay at 1 once the warm-up "
+            "is over (a cap).",
             lambda: [s / warmup for s in steps],
         ),
         (

@@ -75,8 +75,8 @@ def _psnr_mistakes(x, x_hat, max_val) -> list:
     return [
         *batch_mistakes(ref, "image"),
         (
-            "the MSE is taken over the whole batch: compute one MSE per image, "
-            "(x - x_hat).pow(2).flatten(1).mean(1), then one PSNR per image.",
+            "the MSE is taken over the whole batch: compute one MSE per image (the mean over "
+            "every dimension but the batch), then one PSNR per image.",
             lambda: metrics.psnr(
                 x.flatten()[None], x_hat.flatten()[None], max_val=max_val, reduction="none"
             )[0],
@@ -128,7 +128,7 @@ def _psnr(learner: Learner, draw: Draw):
             what="psnr",
             case=f"for images of shape {tuple(x.shape)}",
             variants=_psnr_mistakes(x, x_hat, 1.0),
-            hint="mse = (x - x_hat).pow(2).flatten(1).mean(1); 10 * torch.log10(max_val**2 / mse).",
+            hint="PSNR is ten times the base-10 log of the peak power over each image's own MSE.",
         )
 
 
@@ -152,11 +152,14 @@ def _psnr_max(learner: Learner, draw: Draw):
         what="psnr",
         case="for images in [0, 255] with max_val=255",
         variants=[
-            ("max_val is not squared: 10 * log10(max_val**2 / MSE).", ref - 10 * math.log10(255)),
+            (
+                "max_val is not squared: the peak signal power is the square of the peak.",
+                ref - 10 * math.log10(255),
+            ),
             ("max_val is ignored: use it in max_val**2 / MSE.", ref - 10 * math.log10(255**2)),
             *_psnr_mistakes(x, x_hat, 255.0),
         ],
-        hint="10 * log10(max_val**2 / MSE).",
+        hint="the peak power is max_val squared, over the MSE, in decibels.",
     )
 
 
@@ -272,7 +275,7 @@ def _lme(learner: Learner, draw: Draw):
             what="log_mean_exp",
             case=f"{shape_words(log_w=log_w)} and dim={dim}",
             variants=_lme_mistakes(log_w, dim),
-            hint="torch.logsumexp(log_w, dim) - math.log(log_w.shape[dim]).",
+            hint="the log of a mean is the log of the sum minus the log of the count.",
         )
 
 

@@ -105,7 +105,8 @@ def _recon(learner: Learner, draw: Draw):
                 lambda: anomaly.anomaly_score(model, x),
             ),
         ],
-        hint="mu, _ = model.encode(x); BCE from logits of model.decode(mu), summed per image.",
+        hint="decode the posterior mean (no sampling) and score the BCE from its logits, "
+        "summed per image.",
     )
 
 
@@ -151,7 +152,8 @@ def _latent(learner: Learner, draw: Draw):
             ),
             *batch_mistakes(want, "image"),
         ],
-        hint="mu, _ = model.encode(x); 0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1).",
+        hint="the negative log-density of the standard normal at the posterior mean, summed "
+        "over the latent dimensions.",
     )
 
 

@@ -733,13 +733,109 @@ def expect_close(
                 "Make every new tensor in the inputs' dtype."
             )
         )
-    got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
-    if not torch.isfinite(got64).all() and torch.isfinite(want64).all():
-        raise Mistake(f"{what} contains inf or NaN{at}, where all values should be finite. {hint}")
-    gap = float((got64 - want64).abs().nan_to_num(nan=math.inf).max())
     raise Mistake(
-        f"{what} is not right{at} (largest difference {gap:.3g})." + (f" {hint}" if hint else "")
+        f"{what} is not right{at}: {describe_difference(got, want)}" + (f" {hint}" if hint else "")
     )
+
+
+def _index(flat: int, shape: torch.Size) -> str:
+    """The index of the ``flat``-th entry of a tensor of ``shape``, as "[2, 0]"."""
+    index = []
+    for size in reversed(shape):
+        index.append(flat % size)
+        flat //= size
+    return "[" + ", ".join(str(i) for i in reversed(index)) + "]"
+
+
+def _ratio_words(c: float) -> str:
+    for value, words in ((2.0, "twice"), (0.5, "half"), (-1.0, "minus"), (-2.0, "minus twice")):
+        if math.isclose(c, value, rel_tol=1e-4):
+            return f"{words} the expected value"
+    return f"{c:.4g} times the expected value"
+
+
+def describe_difference(got: torch.Tensor, want: torch.Tensor) -> str:
+    """Where ``got`` differs from ``want`` (same shape), in words and never as code: which
+    entries, by how much, and the pattern when there is one (the sign, a constant factor, a
+    constant shift, a shift per row or column, a transposition, an index shifted by one), so
+    that feedback can lead to the idea without showing the expected formula."""
+    g, w = got.detach().double().cpu(), want.detach().double().cpu()
+    rtol, atol = tolerances(F32 if want.dtype == F64 else want.dtype)
+    near = lambda a, b: bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))  # noqa: E731
+    if not torch.isfinite(g).all() and torch.isfinite(w).all():
+        bad = (~torch.isfinite(g)).flatten().nonzero().flatten()
+        return (
+            f"{len(bad)} of {g.numel()} entries are inf or NaN (the first at index "
+            f"{_index(int(bad[0]), g.shape)}), where every value should be finite."
+        )
+    if g.numel() == 1:
+        got1, want1 = float(g), float(w)
+        words = f"it is {got1:.6g} where {want1:.6g} is expected"
+        if want1 != 0 and math.isclose(got1, -want1, rel_tol=1e-4):
+            return words + ": the size is right, the sign is not."
+        if want1 != 0 and got1 != 0:
+            return words + f" ({_ratio_words(got1 / want1)}, or {got1 - want1:+.4g} off)."
+        return words + "."
+    diff = g - w
+    wrong = ~torch.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+    count = int(wrong.sum())
+    patterns = []
+    if near(g, -w) and w.abs().max() > atol:
+        patterns.append("every entry has the right size and the wrong sign")
+    mask = w.abs() > 1e-12
+    if not patterns and mask.any():
+        c = float((g[mask] / w[mask]).median())
+        if c != 0 and near(g, c * w):
+            patterns.append(f"every entry is {_ratio_words(c)}: a constant factor is off")
+    if not patterns:
+        c = float(diff.median())
+        if near(g, w + c):
+            patterns.append(f"every entry is off by the same amount, {c:+.4g}: a constant term")
+    if not patterns and g.dim() >= 2:
+        row, col = diff.mean(dim=-1, keepdim=True), diff.mean(dim=0, keepdim=True)
+        if near(g, w + row):
+            patterns.append(
+                "each row is off by a constant of its own (a shift that depends on the row "
+                "only): a term computed per row is missing, extra or wrong"
+            )
+        elif near(g, w + col):
+            patterns.append(
+                "each column is off by a constant of its own: a term computed per column is "
+                "missing, extra or wrong"
+            )
+    if not patterns and g.dim() == 2 and g.shape[0] == g.shape[1] and near(g, w.T):
+        patterns.append("it is the expected result transposed: rows and columns are swapped")
+    if not patterns:
+        for dim in range(g.dim()):
+            if g.shape[dim] < 3:
+                continue
+            n = g.shape[dim]
+            ahead, behind = g.narrow(dim, 0, n - 1), w.narrow(dim, 1, n - 1)
+            if near(ahead, behind):
+                patterns.append(
+                    f"along dimension {dim}, each entry holds the value expected one position "
+                    "later: an index is shifted by one"
+                )
+                break
+            if near(g.narrow(dim, 1, n - 1), w.narrow(dim, 0, n - 1)):
+                patterns.append(
+                    f"along dimension {dim}, each entry holds the value expected one position "
+                    "earlier: an index is shifted by one"
+                )
+                break
+    first = int(wrong.flatten().nonzero().flatten()[0]) if count else 0
+    where = (
+        f"{count} of {g.numel()} entries differ; the first at index {_index(first, g.shape)} "
+        f"is {float(g.flatten()[first]):.6g} where {float(w.flatten()[first]):.6g} is expected, "
+        f"and the largest difference is {float(diff.abs().nan_to_num(nan=math.inf).max()):.3g}"
+    )
+    if count < g.numel() and not patterns:
+        rows = sorted({int(i) for i in wrong.nonzero()[:, 0]}) if g.dim() else []
+        if g.dim() >= 1 and len(rows) < g.shape[0]:
+            shown = ", ".join(str(r) for r in rows[:6]) + (", ..." if len(rows) > 6 else "")
+            label = "row" if len(rows) == 1 else "rows"
+            where += f" ({label} {shown} only; the other rows are right)"
+    return where + (f"; {patterns[0]}." if patterns else ".")
 
 
 def shape_words(**tensors: torch.Tensor) -> str:
