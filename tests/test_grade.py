@@ -58,7 +58,9 @@ def test_every_exercise_has_a_stub_and_ten_points():
     assert set(grade.EXERCISES) == set(NAMES)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
-        assert sum(c.points for c in checks_for(exercise)) == pytest.approx(10)
+        core = [c for c in checks_for(exercise) if not c.stretch]
+        assert sum(c.points for c in core) == pytest.approx(10)
+        assert [c for c in checks_for(exercise) if c.stretch], exercise  # issue 22
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
@@ -178,7 +180,7 @@ def test_a_dependent_check_names_the_failing_function_first():
         assert result.feedback.startswith(culprit), result.feedback
         assert "your `negative_elbo` is right" in result.feedback
         assert result.stand_in == ("kl_divergence",)
-    assert sum(r.points for r in results.values()) == 5  # the KL's 5 points only are lost
+    assert sum(r.points for r in results.values() if not r.stretch) == 5  # the KL's 5 only
     # the same negative_elbo with a right kl_divergence passes: the culprit was the KL alone
     fixed = _mutant("elbo-uses-wrong-kl")[1].replace(".mean(dim=1)\n", ".sum(dim=1)\n")
     assert all(r.passed and not r.stand_in for r in _grade_in_process("ex04", fixed))
@@ -256,7 +258,7 @@ EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
 
 
 def test_ex03_points_per_check():
-    points = {c.name: c.points for c in checks_for("ex03")}
+    points = {c.name: c.points for c in checks_for("ex03") if not c.stretch}
     assert points == {
         "any batch shape (B, D) and dtype, with eps given and without": 1,
         "values with a given eps: z = mu + sigma * eps": 2,
@@ -271,8 +273,8 @@ def test_ex03_points_per_check():
 def test_ex03_sampling_without_gradient_loses_three_points(name):
     results = _grade_in_process(*_mutant(name))
     failed = [r for r in results if not r.passed]
-    assert [r.name for r in failed] == [EPS_NONE_GRADIENTS]
-    assert sum(r.points for r in results) == 7
+    assert [r.name for r in failed if not r.stretch] == [EPS_NONE_GRADIENTS]
+    assert sum(r.points for r in results if not r.stretch) == 7
     assert "no gradient reaches `mu` and `logvar`" in failed[0].feedback
 
 
@@ -282,7 +284,7 @@ def test_ex03_eps_none_gradients_gated_like_given_eps_gradients():
     for name in ("gradients reach mu and logvar (given eps)", EPS_NONE_GRADIENTS):
         assert not results[name].passed and results[name].points == 0
         assert "first make `reparameterize` right" in results[name].feedback
-    assert sum(r.points for r in results.values()) == 1  # only the shape check
+    assert sum(r.points for r in results.values() if not r.stretch) == 1  # the shape check
 
 
 def test_ex04_default_mean_bce_is_named():
@@ -292,7 +294,7 @@ def test_ex04_default_mean_bce_is_named():
     assert "averaged over all pixels and the whole batch" in check.feedback
     assert "reduction='none'" in check.feedback
     assert "sum over each image's own pixels" in check.feedback
-    assert sum(r.points for r in results.values()) == 5  # the three KL checks only
+    assert sum(r.points for r in results.values() if not r.stretch) == 5  # the KL checks
 
 
 def test_feedback_never_shows_expected_arrays():
@@ -391,7 +393,10 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
     assert "values with a given eps" not in printed
     summary = printed[printed.index("Summary:") :].splitlines()
     assert summary[1].split() == ["ex03_reparameterize", "0", "/", "10", *grade.NOT_STARTED.split()]
-    assert summary[2].split() == ["ex04_elbo", "10", "/", "10", "all", "checks", "pass"]
+    assert summary[2].split() == [
+        *["ex04_elbo", "10", "/", "10", "all", "checks", "pass,"],
+        *["stretch", "2", "/", "2"],  # issue 22: the stretch, counted apart
+    ]
     report = json.loads(out.read_text())
     assert {"points", "max_points", "exercises", "seed", "timeout"} <= set(report)
     assert (report["points"], report["max_points"]) == (10, 20)
@@ -442,7 +447,9 @@ def test_partly_done_exercise_gets_its_table(tmp_path):
     rows = [line for line in table.splitlines() if "negative_elbo" in line and "/" in line]
     assert len(rows) == len(elbo) and all(" - " in row and " x " not in row for row in rows)
     page = grade.html_table(report)
-    assert page.count("not started</span>") == len(elbo) and "failed</span>" not in page
+    stretch = [c for c in entry.checks if c.stretch]  # issue 22: not started either
+    assert page.count("not started</span>") == len(elbo) + len(stretch)
+    assert "failed</span>" not in page
 
 
 def test_cli_grades_the_current_folder_when_it_holds_exercises(tmp_path, monkeypatch, capsys):
@@ -626,8 +633,8 @@ def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
 
 def _checks_of(entry, function: str | None) -> list:
     """The checks of one learner function (check names start with it), or all of them."""
-    if function is None:
-        return entry.checks
+    if function is None:  # a trick's file has no stretch function: those checks say so
+        return [c for c in entry.checks if not c.stretch]
     return [c for c in entry.checks if c.name.startswith(function)]
 
 
@@ -681,6 +688,9 @@ def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
         else:
             assert passed == [], (entry.exercise, passed)
         for c in entry.checks:
+            if c.stretch:  # these files leave the stretch out
+                assert "is missing from your file" in c.feedback
+                continue
             assert c.passed or "calls vaelab's own `" in c.feedback, c
     by_name = {e.exercise: e for e in report.exercises}
     assert by_name["ex02_gaussian_encoder"].checks[1].feedback == (
@@ -795,11 +805,12 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
     recorder = types.ModuleType("recorder")
     recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
     for item in checks_for("ex04"):
-        assert core.run_check(item, recorder, seed=1).passed
+        if not item.stretch:  # the recorder leaves the stretch out
+            assert core.run_check(item, recorder, seed=1).passed
     path = tmp_path / "ex04_elbo.py"
     path.write_text(_table_source(table))
     same = grade.grade_paths([path], timeout=30, seed=1).exercises[0]
-    failed = [c.name for c in same.checks if not c.passed]
+    failed = [c.name for c in same.checks if not c.passed and not c.stretch]
     assert all("gradients" in name for name in failed), failed  # a table has no gradient
     assert same.points == 8
     fresh = grade.grade_paths([path], timeout=30, seed=2).exercises[0]
@@ -809,13 +820,17 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
-    from grading.mutants import SCORES
+    from grading.mutants import SCORES, STRETCH_SCORES
 
     assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
     for exercise, name, text, feedback in MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
         results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
-        assert sum(r.points for r in results) == pytest.approx(SCORES[name]), name
+        core = sum(r.points for r in results if not r.stretch)
+        assert core == pytest.approx(SCORES[name]), name
+        stretch = [r for r in results if r.stretch]  # issue 22: counted apart
+        full = sum(r.max_points for r in stretch)
+        assert sum(r.points for r in stretch) == pytest.approx(STRETCH_SCORES.get(name, full))
         named = [r for r in results if not r.passed or r.stand_in]
         assert any(feedback in r.feedback for r in named), name
     for exercise in NAMES:

@@ -457,7 +457,9 @@ def grade_class(
 def _missing(name: str, example: ExerciseResult | None) -> ExerciseResult:
     """A learner's result for an exercise others submitted: its checks, not started."""
     checks = [
-        CheckResult(c.id, c.name, Status.NOT_STARTED, 0.0, c.max_points, MISSING, c.functions)
+        CheckResult(
+            c.id, c.name, Status.NOT_STARTED, 0.0, c.max_points, MISSING, c.functions, c.stretch
+        )
         for c in (example.checks if example else [])
     ]
     return ExerciseResult(

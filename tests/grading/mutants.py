@@ -1272,6 +1272,140 @@ MUTANTS = [
         "        return -(recon + beta * kl)\n",
         "this is the ELBO itself, not its negative",
     ),
+    # ---- issue 22: the stretch functions' known mistakes
+    (
+        "ex01",
+        "gauss-no-log-variance",
+        "def gaussian_reconstruction_loss(x_mean, x_logvar, x):\n"
+        "    per_pixel = 0.5 * (math.log(2 * math.pi) + (x - x_mean) ** 2 * torch.exp(-x_logvar))\n"
+        "    return per_pixel.flatten(1).sum(1)\n",
+        "the log-variance term is missing",
+    ),
+    (
+        "ex01",
+        "gauss-no-constant",
+        "def gaussian_reconstruction_loss(x_mean, x_logvar, x):\n"
+        "    per_pixel = 0.5 * (x_logvar + (x - x_mean) ** 2 * torch.exp(-x_logvar))\n"
+        "    return per_pixel.flatten(1).sum(1)\n",
+        "the constant of the Gaussian density is missing",
+    ),
+    (
+        "ex02",
+        "entropy-no-2pi",
+        "def gaussian_entropy(logvar):\n    return 0.5 * (1 + logvar).sum(dim=-1)\n",
+        "the log(2 pi) of each dimension is missing",
+    ),
+    (
+        "ex03",
+        "density-negative",
+        "def log_posterior_density(z, mu, logvar):\n"
+        "    return 0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)\n",
+        "the sign is flipped",
+    ),
+    (
+        "ex03",
+        "density-divides-by-std",
+        "def log_posterior_density(z, mu, logvar):\n"
+        "    std = torch.exp(0.5 * logvar)\n"
+        "    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / std).sum(-1)\n",
+        "the squared distance is divided by the standard deviation",
+    ),
+    (
+        "ex04",
+        "kl2-reversed",
+        "def kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p):\n"
+        "    ratio = torch.exp(logvar_p - logvar_q)\n"
+        "    spread = (mu_q - mu_p) ** 2 * torch.exp(-logvar_q)\n"
+        "    return 0.5 * (ratio + spread - 1 - logvar_p + logvar_q).sum(dim=-1)\n",
+        "this is KL(p || q), the other direction",
+    ),
+    (
+        "ex04",
+        "kl2-means-not-scaled",
+        "def kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p):\n"
+        "    ratio = torch.exp(logvar_q - logvar_p)\n"
+        "    return 0.5 * (ratio + (mu_q - mu_p) ** 2 - 1 - logvar_q + logvar_p).sum(dim=-1)\n",
+        "not measured in the prior's variance",
+    ),
+    (
+        "ex05",
+        "rate-in-nats",
+        "def rate_in_bits(mu, logvar):\n"
+        "    return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(dim=-1)\n",
+        "this is the rate in nats",
+    ),
+    (
+        "ex06",
+        "logistic-overflows",
+        "def logistic_kl_weight(step, midpoint, steepness):\n"
+        "    return 1 / (1 + math.exp(-steepness * (step - midpoint)))\n",
+        "the exponential only ever sees a number <= 0",
+    ),
+    (
+        "ex06",
+        "logistic-falls",
+        "def logistic_kl_weight(step, midpoint, steepness):\n"
+        "    u = -steepness * (step - midpoint)\n"
+        "    return 1 / (1 + math.exp(-u)) if u >= 0 else math.exp(u) / (1 + math.exp(u))\n",
+        "the weight falls instead of rising",
+    ),
+    (
+        "ex07",
+        "bpd-nats",
+        "def bits_per_dim(nll, x):\n    return nll / x[0].numel()\n",
+        "this is nats per dimension",
+    ),
+    (
+        "ex07",
+        "bpd-no-channels",
+        "def bits_per_dim(nll, x):\n    return nll / (x.shape[-1] * x.shape[-2] * math.log(2))\n",
+        "the channels are left out of the count",
+    ),
+    (
+        "ex08",
+        "fpr-greater-equal",
+        "def threshold_at_fpr(normal_scores, fpr):\n"
+        "    for t in normal_scores.sort().values:\n"
+        "        if (normal_scores >= t).double().mean() <= fpr + 1e-9:\n"
+        "            return t\n"
+        "    return normal_scores.max()\n",
+        "flags scores strictly above it",
+    ),
+    (
+        "ex08",
+        "fpr-quantile",
+        "def threshold_at_fpr(normal_scores, fpr):\n"
+        "    return torch.quantile(normal_scores, 1 - fpr)\n",
+        "the threshold is interpolated between two scores",
+    ),
+    (
+        "ex09",
+        "entropy-bits",
+        "def label_entropy(labels):\n"
+        "    _, counts = torch.unique(labels, return_counts=True)\n"
+        "    p = counts.double() / len(labels)\n"
+        "    return -(p * p.log2()).sum()\n",
+        "this is in bits",
+    ),
+    (
+        "ex10",
+        "resp-no-weights",
+        "def mixture_responsibilities(z, means, logvars, logits):\n"
+        "    diff = z[:, None, :] - means\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)\n"
+        "    return torch.softmax(log_n, dim=1)\n",
+        "the mixing weights are ignored",
+    ),
+    (
+        "ex10",
+        "resp-not-in-log-space",
+        "def mixture_responsibilities(z, means, logvars, logits):\n"
+        "    diff = z[:, None, :] - means\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)\n"
+        "    w = torch.softmax(logits, dim=0) * log_n.exp()\n"
+        "    return w / w.sum(dim=1, keepdim=True)\n",
+        "the densities are normalised outside log space",
+    ),
 ]
 
 
@@ -1422,6 +1556,45 @@ SCORES = {
     "linear-zero-warmup-in-torch": 8,
     "lme-global-max": 8,
     "anomaly-elbo-not-negative": 7,
+    # issue 22: the stretch functions' mistakes keep the exercise's own 10 points
+    "gauss-no-log-variance": 10,
+    "gauss-no-constant": 10,
+    "entropy-no-2pi": 10,
+    "density-negative": 10,
+    "density-divides-by-std": 10,
+    "kl2-reversed": 10,
+    "kl2-means-not-scaled": 10,
+    "rate-in-nats": 10,
+    "logistic-overflows": 10,
+    "logistic-falls": 10,
+    "bpd-nats": 10,
+    "bpd-no-channels": 10,
+    "fpr-greater-equal": 10,
+    "fpr-quantile": 10,
+    "entropy-bits": 10,
+    "resp-no-weights": 10,
+    "resp-not-in-log-space": 10,
+}
+
+# The stretch points (of 2) each stretch mistake keeps; every other mutant keeps them all.
+STRETCH_SCORES = {
+    "gauss-no-log-variance": 0,
+    "gauss-no-constant": 0,
+    "entropy-no-2pi": 0,
+    "density-negative": 0,
+    "density-divides-by-std": 0,
+    "kl2-reversed": 0,
+    "kl2-means-not-scaled": 0,
+    "rate-in-nats": 0,
+    "logistic-overflows": 0,
+    "logistic-falls": 0,
+    "bpd-nats": 0,
+    "bpd-no-channels": 0,
+    "fpr-greater-equal": 0,
+    "fpr-quantile": 0,
+    "entropy-bits": 0,
+    "resp-no-weights": 0,
+    "resp-not-in-log-space": 0,
 }
 
 # Issue 22: mistakes whose feedback misled (or that scored full marks); each failing check

@@ -6,10 +6,12 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vaelab import losses
-from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.common import reference_std, stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -34,7 +36,10 @@ from vaelab.grading.checks.toolkit import (
 
 # vaelab's own answer, switched off in the learner's process while this exercise is graded
 # (vaelab's models call it too, so model(x) is no way round it either)
-PROTECTED = ("losses.reparameterize",)
+PROTECTED = (
+    "losses.reparameterize",
+    "losses.log_normal",
+)
 
 checks = Checklist("ex03")
 check = checks.add
@@ -363,3 +368,74 @@ def _inplace_extreme(learner: Learner, draw: Draw):
             "z is inf or wrong for large logvar (like 100): exp(logvar) overflows float32 "
             "before a square root; halve the log-variance first and take one exponential."
         )
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _density_cases(draw):
+    cases = []
+    for shape, dtype in [((6, 4), F32), ((1, 1), F32), ((3, 5), F64)]:
+        mu = draw.randn(*shape, dtype=dtype)
+        logvar = draw.randn(*shape, dtype=dtype)
+        z = mu + reference_std(logvar) * draw.randn(*shape, dtype=dtype)
+        cases.append(((z, mu, logvar), {}))
+    return cases
+
+
+def _density_mistakes(z, mu, logvar):
+    ref = losses.log_normal(z, mu, logvar)
+    d = mu.shape[-1]
+    return [
+        (
+            "the sign is flipped: this is the negative log-density. log q(z | x) is large "
+            "where z is likely.",
+            -ref,
+        ),
+        (
+            "the -1/2 log(2 pi) of each dimension is missing: without it this is no "
+            "log-density (it would not integrate to 1).",
+            ref + 0.5 * math.log(2 * math.pi) * d,
+        ),
+        (
+            "the -1/2 log sigma^2 of each dimension is missing: a wider Gaussian spreads its "
+            "density thinner.",
+            lambda: ref + 0.5 * logvar.sum(-1),
+        ),
+        (
+            "the squared distance is divided by the standard deviation: divide by the "
+            "variance, exp(logvar).",
+            lambda: (
+                ref
+                - 0.5 * ((z - mu).pow(2) * (torch.exp(-0.5 * logvar) - torch.exp(-logvar))).sum(-1)
+            ),
+        ),
+        (
+            "the log-density is given per dimension, (B, D): add the dimensions up (the "
+            "density of independent dimensions is a product).",
+            lambda: -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "log_posterior_density",
+    "log_posterior_density: log q(z | x) of a drawn code, one value per example",
+    (
+        "Lesson 03 draws z from q(z | x) = N(mu, sigma^2); how likely is the z you drew under "
+        "it? Importance weights (lesson 07) need exactly this number.",
+        "Write the log of the one-dimensional normal density, then add up the independent "
+        "dimensions.",
+        "Keep it in logvar: the squared distance times exp(-logvar), never a division by "
+        "a variance that can underflow.",
+    ),
+    cases=_density_cases,
+    reference=losses.log_normal,
+    mistakes=_density_mistakes,
+    what="log_posterior_density",
+    case_words=lambda z, mu, logvar: (
+        shape_words(z=z, mu=mu, logvar=logvar) + f" ({dtype_name(z.dtype)})"
+    ),
+)

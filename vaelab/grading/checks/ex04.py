@@ -15,6 +15,7 @@ from vaelab.grading.checks.common import (
     bce_mistakes,
     extreme_logits,
     image_cases,
+    stretch_values,
 )
 from vaelab.grading.checks.toolkit import (
     F32,
@@ -26,6 +27,7 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_tensor,
     close,
+    dtype_name,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -44,6 +46,7 @@ PROTECTED = (
     "losses.bernoulli_nll",
     "losses.reconstruction_nll",
     "losses.elbo",
+    "losses.kl_between_gaussians",
 )
 
 checks = Checklist("ex04")
@@ -422,3 +425,69 @@ def _elbo_gradients(learner: Learner, draw: Draw):
     )
     expect_gradients(result, want_grads, what="negative_elbo")
     return note
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _kl2_cases(draw):
+    cases = []
+    for shape, dtype in [((5, 3), F32), ((1, 1), F32), ((4, 6), F64)]:
+        args = tuple(draw.randn(*shape, scale=1.2, dtype=dtype) for _ in range(4))
+        cases.append((args, {}))
+    return cases
+
+
+def _kl2_mistakes(mu_q, logvar_q, mu_p, logvar_p):
+    ref = losses.kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p)
+    return [
+        (
+            "this is KL(p || q), the other direction: the KL is not symmetric. The loss "
+            "needs KL(q || p), the expectation under the posterior q.",
+            lambda: losses.kl_between_gaussians(mu_p, logvar_p, mu_q, logvar_q),
+        ),
+        (
+            "the squared distance of the means is not measured in the prior's variance: "
+            "divide it by sigma_p^2 (with a standard-normal prior that was 1, so lesson 04's "
+            "form leaves it out).",
+            lambda: ref + 0.5 * ((mu_q - mu_p).pow(2) * (1 - torch.exp(-logvar_p))).sum(-1),
+        ),
+        (
+            "the variance ratio is upside down: it is sigma_q^2 / sigma_p^2.",
+            lambda: (
+                ref
+                + 0.5 * (torch.exp(logvar_p - logvar_q) - torch.exp(logvar_q - logvar_p)).sum(-1)
+            ),
+        ),
+        ("the 1/2 is missing.", 2 * ref),
+        ("the KL has the wrong sign: a KL is never negative.", -ref),
+        (
+            "this is lesson 04's KL from the standard normal: the prior's mean and "
+            "log-variance are ignored.",
+            lambda: losses.kl_divergence(mu_q, logvar_q, reduction="none"),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "kl_between_gaussians",
+    "kl_between_gaussians: KL(q || p) of two diagonal Gaussians, one value per example",
+    (
+        "Lesson 04's KL assumes the prior N(0, I). A learned prior (lesson 10) has its own "
+        "mean and variance: derive KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) for one "
+        "dimension.",
+        "Per dimension it has a log of the variance ratio, the variance ratio itself, the "
+        "squared distance of the means in units of the prior's variance, and a constant.",
+        "Check your formula: with mu_p = 0 and logvar_p = 0 it must give lesson 04's KL, "
+        "and with q = p it must give 0. Stay in log-variances.",
+    ),
+    cases=_kl2_cases,
+    reference=losses.kl_between_gaussians,
+    mistakes=_kl2_mistakes,
+    what="kl_between_gaussians",
+    case_words=lambda mu_q, *rest: (
+        f"for inputs of shape {tuple(mu_q.shape)} ({dtype_name(mu_q.dtype)})"
+    ),
+)

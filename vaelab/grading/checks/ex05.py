@@ -6,9 +6,12 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from vaelab import latent, models
+from vaelab import latent, losses, models
+from vaelab.grading.checks.common import stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -22,11 +25,19 @@ from vaelab.grading.checks.toolkit import (
     expect_close,
     learner_function,
     needs_working,
+    shape_words,
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
 # (model.decode stays: the exercise asks for it)
-PROTECTED = ("latent.interpolate", "latent.slerp", "models._VAE.sample")
+PROTECTED = (
+    "latent.interpolate",
+    "latent.slerp",
+    "models._VAE.sample",
+    "losses.rate_in_bits",
+    "losses.kl_divergence",
+    "losses.kl_per_dim",
+)
 
 checks = Checklist("ex05")
 check = checks.add
@@ -426,3 +437,53 @@ def _sample_dtype(learner: Learner, draw: Draw):
     with torch.no_grad():
         x_logits = model.decode(z)
     expect_close(images, torch.sigmoid(x_logits), what="sample's images (float64 model)")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _rate_mistakes(mu, logvar):
+    kl = losses.kl_divergence(mu, logvar, reduction="none")
+    return [
+        (
+            "this is the rate in nats (the KL itself): a bit is ln 2 nats, so divide by ln 2.",
+            kl,
+        ),
+        (
+            "the KL is multiplied by ln 2: there are fewer bits than nats? Divide instead.",
+            kl * math.log(2),
+        ),
+        ("this uses log base 10 (digits, not bits): divide by ln 2.", kl / math.log(10)),
+        (
+            "the rate is averaged over the latent dimensions: it is the total over them, "
+            "what the whole code carries.",
+            lambda: kl / mu.shape[-1] / math.log(2),
+        ),
+        (
+            "this is the rate of the whole batch: one value per image.",
+            lambda: (kl / math.log(2)).sum(),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "rate_in_bits",
+    "rate_in_bits: the KL of each image in bits",
+    (
+        "Lesson 05 samples codes from the prior; how much does an image's code say beyond "
+        "the prior? That is the rate, the KL, and in bits it reads as a message length.",
+        "Compute the closed-form KL of lesson 04 per image, summed over the latent "
+        "dimensions, then change its unit.",
+        "One nat is 1 / ln 2 bits.",
+    ),
+    cases=lambda draw: [
+        ((draw.randn(*s, dtype=d), draw.randn(*s, dtype=d)), {})
+        for s, d in [((6, 4), F32), ((1, 2), F32), ((3, 8), F64)]
+    ],
+    reference=losses.rate_in_bits,
+    mistakes=_rate_mistakes,
+    what="rate_in_bits",
+    case_words=lambda mu, logvar: shape_words(mu=mu, logvar=logvar) + f" ({dtype_name(mu.dtype)})",
+)

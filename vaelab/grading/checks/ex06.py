@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import losses, metrics, schedules
-from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.common import batch_mistakes, stretch_values
 from vaelab.grading.checks.toolkit import (
     F64,
     Checklist,
@@ -41,6 +41,7 @@ PROTECTED = (
     "losses.free_bits_kl",
     "schedules.linear_kl_weight",
     "schedules.cyclical_kl_weight",
+    "schedules.logistic_kl_weight",
 )
 
 checks = Checklist("ex06")
@@ -509,3 +510,63 @@ def _cyclical(learner: Learner, draw: Draw):
             what="cyclical_kl_weight",
             case=f"for period={period}, ratio={ratio}",
         )
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _logistic_cases(draw):
+    calls = []
+    for midpoint, steepness in (
+        (draw.integer(20, 60), draw.uniform(0.1, 0.5)),
+        (draw.integer(100, 200), draw.uniform(0.02, 0.08)),
+    ):
+        for step in range(0, 3 * midpoint, max(1, midpoint // 7)):
+            calls.append(((step, midpoint, steepness), {}))
+    calls += [((0, 5000, 1.0), {}), ((10**5, 0, 2.0), {})]  # far from the midpoint
+    return calls
+
+
+def _logistic_mistakes(step, midpoint, steepness):
+    ref = schedules.logistic_kl_weight(step, midpoint, steepness)
+    return [
+        (
+            "the weight falls instead of rising: it is near 0 before the midpoint and near "
+            "1 after it (the sign in the exponent).",
+            1.0 - ref,
+        ),
+        (
+            "the steepness divides the distance from the midpoint: it multiplies it (a "
+            "larger steepness gives a sharper rise).",
+            lambda: schedules.logistic_kl_weight(
+                step / steepness**2, midpoint / steepness**2, steepness
+            ),
+        ),
+        (
+            "the midpoint is ignored: the curve is centred at step 0, where it should be "
+            "1/2 only at the midpoint.",
+            lambda: schedules.logistic_kl_weight(step, 0, steepness),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "logistic_kl_weight",
+    "logistic_kl_weight: a logistic rise, 1/2 at the midpoint, finite at any step",
+    (
+        "Lesson 06 warms the KL weight up in a straight line; Bowman et al. (2016) used a "
+        "smooth S-shaped rise instead. Which function goes from 0 to 1 and is 1/2 at 0?",
+        "The logistic function of the distance from the midpoint, scaled by the steepness.",
+        "Far from the midpoint, exp of a large number overflows in plain Python: write "
+        "the logistic so that the exponential only ever sees a number <= 0.",
+    ),
+    cases=_logistic_cases,
+    reference=schedules.logistic_kl_weight,
+    mistakes=_logistic_mistakes,
+    what="logistic_kl_weight",
+    case_words=lambda step, midpoint, steepness: (
+        f"at step {step} (midpoint {midpoint}, steepness {steepness:.3g})"
+    ),
+)

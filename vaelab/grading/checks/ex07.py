@@ -11,7 +11,7 @@ import math
 import torch
 
 from vaelab import losses, metrics
-from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.common import batch_mistakes, stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -22,6 +22,7 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_tensor,
     close,
+    dtype_name,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -32,7 +33,12 @@ from vaelab.grading.checks.toolkit import (
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
-PROTECTED = ("metrics.psnr", "losses.log_mean_exp", "losses.iwae_bound")
+PROTECTED = (
+    "metrics.psnr",
+    "losses.log_mean_exp",
+    "losses.iwae_bound",
+    "metrics.bits_per_dim",
+)
 
 checks = Checklist("ex07")
 check = checks.add
@@ -390,3 +396,53 @@ def _lme_props(learner: Learner, draw: Draw):
     )
     result = log_mean_exp.run(Leaf(log_w, "log_w"), dim=dim, backward=[weights])
     expect_gradients(result, want_grads, what="log_mean_exp")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _bpd_cases(draw):
+    cases = []
+    for shape, dtype in [((4, 1, 28, 28), F32), ((1, 1, 5, 5), F32), ((3, 3, 4, 6), F64)]:
+        nll = draw.rand(shape[0], dtype=dtype) * 500 + 20
+        cases.append(((nll, draw.rand(*shape, dtype=dtype)), {}))
+    return cases
+
+
+def _bpd_mistakes(nll, x):
+    dims = x[0].numel()
+    return [
+        ("this is nats per dimension: a bit is ln 2 nats, so divide by ln 2 too.", nll / dims),
+        (
+            "this is bits per image: divide by the number of values in one image, C * H * W.",
+            nll / math.log(2),
+        ),
+        (
+            "the channels are left out of the count: one image holds C * H * W values.",
+            lambda: nll / (x.shape[-1] * x.shape[-2] * math.log(2)),
+        ),
+        (
+            "this divides by every value of the batch: count the values of one image.",
+            lambda: nll / (x.numel() * math.log(2)),
+        ),
+        ("this multiplies by ln 2: divide by it.", lambda: nll * math.log(2) / dims),
+    ]
+
+
+stretch_values(
+    checks,
+    "bits_per_dim",
+    "bits_per_dim: negative log-likelihood as bits per pixel value",
+    (
+        "Lesson 07 bounds the log-likelihood in nats per image; papers report bits per "
+        "dimension, so that images of any size compare.",
+        "Two changes of unit: nats to bits, and per image to per value of the image.",
+        "An image of shape (C, H, W) holds C * H * W values; one nat is 1 / ln 2 bits.",
+    ),
+    cases=_bpd_cases,
+    reference=metrics.bits_per_dim,
+    mistakes=_bpd_mistakes,
+    what="bits_per_dim",
+    case_words=lambda nll, x: f"for images of shape {tuple(x.shape)} ({dtype_name(x.dtype)})",
+)

@@ -487,6 +487,11 @@ EXCEPTION_HINTS = (
         "docstring say the result is then? Handle that case before dividing",
     ),
     (
+        "math range error",
+        " - math.exp overflows for arguments above about 709: rearrange the formula so that "
+        "the exponential only ever sees a number <= 0",
+    ),
+    (
         "bincount only supports",
         " - labels may be any integers, negative ones too: map them to 0, 1, 2, ... first",
     ),

@@ -111,13 +111,17 @@ def not_submitted(exercise: str, message: str) -> ExerciseResult:
 
 
 def _test(name: str, number: str, check: CheckResult, visibility: str) -> dict:
+    output = "passed" if check.passed and check.feedback == "ok" else check.feedback
+    if check.stretch:  # beyond the exercise's 10 points: shown, not added to the score
+        earned = f"{check.points:g} / {check.max_points:g}"
+        output = f"stretch, counted apart from the assignment's points ({earned}): {output}"
     return {
         "name": name,
         "number": number,
-        "score": float(check.points),
-        "max_score": float(check.max_points),
+        "score": 0.0 if check.stretch else float(check.points),
+        "max_score": 0.0 if check.stretch else float(check.max_points),
         "status": "passed" if check.passed else "failed",  # all Gradescope knows
-        "output": "passed" if check.passed and check.feedback == "ok" else check.feedback,
+        "output": output,
         "visibility": visibility,
         "extra_data": {"id": check.id, "status": check.status.value},
     }

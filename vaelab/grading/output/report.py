@@ -126,7 +126,8 @@ def format_table(report: Report, *, show_output: bool = True) -> str:
             for ex in exercises
         ]
         lines.append("")
-    lines.append(f"Total: {_score(report)} points{_stretch(report)}")
+    started = any(not ex.untouched for ex in exercises)  # untouched stubs: their one line
+    lines.append(f"Total: {_score(report)} points{_stretch(report) if started else ''}")
     return "\n".join(lines)
 
 
