@@ -65,7 +65,7 @@ def test_no_hint_holds_a_solution_line():
     "got, words",
     [
         (lambda w: -w, "the wrong sign"),
-        (lambda w: 2 * w, "twice the expected value"),
+        (lambda w: 2 * w, "2 times the expected value"),
         (lambda w: w * 0.37, "0.37 times the expected value"),
         (lambda w: w + 0.25, "off by the same amount, +0.25"),
         (lambda w: w + torch.arange(5.0)[:, None], "each row is off by a constant of its own"),

@@ -89,7 +89,10 @@ def _reparam_mistakes(mu, logvar, eps) -> list:
     ]
 
 
-REPARAM_HINT = "z = mu + exp(logvar / 2) * eps."
+REPARAM_HINT = (
+    "z is the mean plus the noise scaled by the standard deviation, the exponential of half "
+    "the log-variance."
+)
 
 VALUES_HINTS = (
     "Lesson 03, section 2: the reparameterization trick writes a draw from N(mu, sigma^2) "

@@ -753,9 +753,7 @@ def _index(flat: int, shape: torch.Size) -> str:
 
 
 def _ratio_words(c: float) -> str:
-    for value, words in ((2.0, "twice"), (0.5, "half"), (-1.0, "minus"), (-2.0, "minus twice")):
-        if math.isclose(c, value, rel_tol=1e-4):
-            return f"{words} the expected value"
+    """The same words for every factor, so that a class summary groups them (numbers masked)."""
     return f"{c:.4g} times the expected value"
 
 
@@ -981,7 +979,7 @@ def culprit(
 
 STOOD_IN = (
     " With vaelab's `{helper}` in its place, your `{user}` is right: this check's points are "
-    "yours, and the lesson goes on with vaelab's functions until `{helper}` passes too."
+    "yours. The lesson goes on with vaelab's `{user}` until your `{helper}` passes too."
 )
 
 
