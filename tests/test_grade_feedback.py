@@ -73,7 +73,7 @@ def test_no_hint_holds_a_solution_line():
         (lambda w: torch.roll(w, 1, 0), "each entry holds the value expected one position earlier"),
         (
             lambda w: w.index_put((torch.tensor([3]), torch.tensor([1])), torch.tensor(9.0)),
-            "1 of 25 entries differ; the first at index [3, 1] is 9",
+            "in 1 of 25 entries; the first, at index [3, 1], is 9 where",
         ),
     ],
 )
@@ -95,5 +95,7 @@ def test_expect_close_without_a_known_mistake_describes_the_difference():
             hint="Each dimension adds one term.",
         )
     text = str(caught.value)
-    assert text.startswith("the KL is not right for mu of shape (2, 3): 6 of 6 entries differ")
+    assert text.startswith("the KL is not right for mu of shape (2, 3): largest difference 4,")
+    assert "in all 6 entries" in text
+    assert "the first, at index [0, 0], is 3 where 1 is expected" in text
     assert "3 times the expected value" in text and text.endswith("Each dimension adds one term.")

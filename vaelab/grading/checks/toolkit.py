@@ -778,7 +778,7 @@ def describe_difference(got: torch.Tensor, want: torch.Tensor) -> str:
             return words + ": the size is right, the sign is not."
         if want1 != 0 and got1 != 0:
             return words + f" ({_ratio_words(got1 / want1)}, or {got1 - want1:+.4g} off)."
-        return words + "."
+        return words + " (the only entry)."
     diff = g - w
     wrong = ~torch.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
     count = int(wrong.sum())
@@ -827,10 +827,14 @@ def describe_difference(got: torch.Tensor, want: torch.Tensor) -> str:
                 )
                 break
     first = int(wrong.flatten().nonzero().flatten()[0]) if count else 0
+    gap = float(diff.abs().nan_to_num(nan=math.inf).max())
+    # the size of the gap first (a class summary shows the start of a text), and no number
+    # right before a full stop (the summary masks numbers to group texts)
+    entries = f"all {count} entries" if count == g.numel() else f"{count} of {g.numel()} entries"
     where = (
-        f"{count} of {g.numel()} entries differ; the first at index {_index(first, g.shape)} "
-        f"is {float(g.flatten()[first]):.6g} where {float(w.flatten()[first]):.6g} is expected, "
-        f"and the largest difference is {float(diff.abs().nan_to_num(nan=math.inf).max()):.3g}"
+        f"largest difference {gap:.3g}, in {entries}; the first, at index "
+        f"{_index(first, g.shape)}, is {float(g.flatten()[first]):.6g} where "
+        f"{float(w.flatten()[first]):.6g} is expected"
     )
     if count < g.numel() and not patterns:
         rows = sorted({int(i) for i in wrong.nonzero()[:, 0]}) if g.dim() else []
