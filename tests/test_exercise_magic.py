@@ -26,13 +26,14 @@ def _functions(text: str) -> dict[str, str]:
 
 @pytest.fixture
 def shell(tmp_path, monkeypatch):
-    """An IPython shell with ``%load_ext vaelab``, working in an empty folder."""
+    """An IPython shell with ``%load_ext vaelab.exercises``, working in an empty folder."""
     from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.chdir(tmp_path)
     ipython = InteractiveShell.instance()
-    ipython.run_line_magic("load_ext", "vaelab")
-    return ipython
+    ipython.run_line_magic("load_ext", "vaelab.exercises")
+    yield ipython
+    InteractiveShell.clear_instance()
 
 
 # ---------------------------------------------------------------- exercises.get

@@ -44,10 +44,3 @@ def default_device():
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def load_ipython_extension(ipython) -> None:
-    """``%load_ext vaelab``: the ``%%exercise exNN`` cell magic (see ``vaelab.exercises``)."""
-    from vaelab import exercises
-
-    exercises.load_ipython_extension(ipython)

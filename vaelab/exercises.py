@@ -23,64 +23,9 @@ from pathlib import Path
 
 from vaelab.grading import EXERCISES
 from vaelab.grading.records import Report
+from vaelab.grading.stubs import _key, get, stub
 
 __all__ = ["exercise_magic", "get", "load_ipython_extension", "save", "stub", "use"]
-
-_PACKAGE = Path(__file__).resolve().parent
-
-
-def _key(exercise: str | int) -> str:
-    """ "ex03" for "ex03", 3, "03" or "ex03_reparameterize"; a clear error for anything else."""
-    text = str(exercise).strip().lower()
-    digits = text[2:] if text.startswith("ex") else text
-    digits = digits.split("_", 1)[0]
-    key = f"ex{int(digits):02d}" if digits.isdigit() else text
-    if key not in EXERCISES:
-        raise ValueError(
-            f'no exercise {exercise!r}: the exercises are {", ".join(EXERCISES)} (e.g. "ex03")'
-        )
-    return key
-
-
-def stub(exercise: str | int) -> Path:
-    """The shipped stub of ``exercise``: ``vaelab/_stubs/`` in an installed package, the
-    repository's ``exercises/`` in a checkout."""
-    key = _key(exercise)
-    for folder in (_PACKAGE / "_stubs", _PACKAGE.parent / "exercises"):
-        path = folder / f"{EXERCISES[key]}.py"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"the stub of {key} is missing from this install of vaelab ({_PACKAGE}); "
-        "reinstall the course: pip install --force-reinstall vaelab"
-    )
-
-
-def get(exercise: str | int, folder: str | os.PathLike | None = None) -> Path:
-    """Write the stub of ``exercise`` to ``exercises/<name>.py`` in ``folder`` (default: the
-    working folder) and return its path.
-
-    A file already there is never overwritten: if it is the untouched stub, its path is
-    returned; if it differs (your work), ``FileExistsError`` says so and how to start over.
-    """
-    source = stub(exercise)
-    target = Path(folder or Path.cwd()) / "exercises" / source.name
-    text = source.read_text(encoding="utf-8")
-    if target.exists():
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            return target
-        raise FileExistsError(
-            f"{target} already exists and differs from the stub (your work?): it is left as "
-            f"it is. To start over from the stub, rename or delete that file first."
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(target, "x", encoding="utf-8") as file:  # "x": never replaces a file
-            file.write(text)
-    except FileExistsError:
-        return get(exercise, folder)  # written meanwhile: the checks above decide
-    print(f"wrote the stub of {_key(exercise)} to {target}: fill it in, then grade it")
-    return target
 
 
 def _passes(report: Report, name: str) -> bool:
@@ -281,8 +226,8 @@ def exercise_magic(line: str, cell: str):
 
 
 def load_ipython_extension(ipython) -> None:
-    """Register ``%%exercise`` (``%load_ext vaelab`` does this; so does importing
-    ``vaelab.exercises`` in IPython or Jupyter)."""
+    """Register ``%%exercise``: ``%load_ext vaelab.exercises``; importing ``vaelab.exercises``
+    in IPython or Jupyter does it too (every lesson's first code cell does)."""
     ipython.register_magic_function(exercise_magic, magic_kind="cell", magic_name="exercise")
 
 

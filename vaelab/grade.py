@@ -215,13 +215,13 @@ def _file_to_grade(exercise: str | int) -> Path:
     try:
         return find_exercise(exercise)
     except FileNotFoundError as missing:
-        from vaelab import exercises
+        from vaelab.grading import stubs
 
         try:
-            exercises.stub(exercise)
+            stubs.stub(exercise)
         except (FileNotFoundError, ValueError):
             raise missing from None
-        return exercises.get(exercise)
+        return stubs.get(exercise)
 
 
 def _exercise_key(exercise: str | int) -> str:
