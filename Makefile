@@ -31,9 +31,10 @@ $(PY):
 INSTALLER ?= auto
 # TORCH=cpu: PyTorch's CPU-only wheels (no CUDA libraries), for machines without an NVIDIA
 # GPU. Remembered in .venv: later targets keep the variant the environment was made with.
-TORCH ?= $(or $(shell cat $(VENV)/torch-variant 2>/dev/null),default)
+TORCH_INSTALLED := $(or $(shell cat $(VENV)/torch-variant 2>/dev/null),default)
+TORCH ?= $(TORCH_INSTALLED)
 # A variant other than the one installed forces a new install.
-TORCH_CHANGED := $(if $(filter $(TORCH),$(or $(shell cat $(VENV)/torch-variant 2>/dev/null),$(TORCH))),,FORCE)
+TORCH_CHANGED := $(if $(filter $(TORCH),$(TORCH_INSTALLED)),,FORCE)
 
 # Install (again) only when the package metadata, the pins or the torch variant change.
 $(STAMP): pyproject.toml constraints.txt $(TORCH_CHANGED) | $(PY)

@@ -60,6 +60,7 @@ def measure(installer: str, scratch: Path, keep: bool) -> dict:
     env["PATH"] = os.pathsep.join(
         p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists()
     )
+    load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
@@ -76,6 +77,7 @@ def measure(installer: str, scratch: Path, keep: bool) -> dict:
         "ok": done.returncode == 0,
         "wall_s": round(wall, 1),
         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "venv_bytes": size_of(repo / ".venv") if (repo / ".venv").exists() else None,
         "cache_bytes": size_of(caches) if caches.exists() else 0,
         "log_tail": (done.stdout + done.stderr)[-3000:],
@@ -113,7 +115,6 @@ def main() -> int:
     parser.add_argument("--scratch", default=os.path.join(tempfile.gettempdir(), "vaelab-install"))
     parser.add_argument("--keep", action="store_true", help="keep the environments and caches")
     args = parser.parse_args()
-    load = os.getloadavg()
     rows = []
     for installer in args.installers:
         print(f"make setup INSTALLER={installer} (cold caches) ...", flush=True)
@@ -124,17 +125,18 @@ def main() -> int:
             print(r["log_tail"])
     gb = 1e9
     lines = [
-        f"make setup on cold caches ({platform.node()}, {os.cpu_count()} cores, "
-        f"load average {load[0]:.1f} at the start)",
+        f"make setup on cold caches ({platform.node()}, {os.cpu_count()} cores; load: the "
+        "1-minute load average before and after each run)",
         "",
-        "| installer | wall (s) | CPU (s) | .venv (GB) | torch+nvidia+triton (GB) | cache (GB) |",
-        "|---|---|---|---|---|---|",
+        "| installer | wall (s) | CPU (s) | load | .venv (GB) | torch+nvidia+triton | cache (GB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         heavy = sum(r.get("sizes", {}).get(k, 0) for k in ("torch", "nvidia", "triton"))
         venv = f"{r['venv_bytes'] / gb:.2f}" if r["venv_bytes"] else "-"
         lines.append(
             f"| {r['installer']}{'' if r['ok'] else ' (failed)'} | {r['wall_s']} | {r['cpu_s']} "
+            f"| {r['load'][0]} -> {r['load'][1]} "
             f"| {venv} | {heavy / gb:.2f} | {r['cache_bytes'] / gb:.2f} |"
         )
     text = "\n".join(lines)

@@ -103,6 +103,33 @@ def find_uv(python: str, allow_install: bool) -> str | None:
     return str(bindir / "uv")
 
 
+def reach(index: str) -> None:
+    """Stop with one clear line if PyTorch's CPU wheel index cannot be read."""
+    import urllib.error
+    import urllib.request
+
+    url = index.rstrip("/") + "/torch/"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            answer.read(1)
+    except (urllib.error.URLError, OSError) as err:
+        raise SystemExit(
+            f"[setup] TORCH=cpu needs PyTorch's CPU wheel index, and {url} cannot be read "
+            f"({getattr(err, 'reason', err)}). Without it, `make setup` installs the default "
+            "build (with CUDA libraries); TORCH_CPU_INDEX=URL names a mirror of that index."
+        ) from None
+
+
+def installed(name: str) -> str:
+    """The version of ``name`` in this environment, "" if it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--installer", choices=["auto", "uv", "pip"], default="auto")
@@ -121,8 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.installer == "uv" and uv is None:
         parser.error("--installer uv: uv is not on PATH and could not be installed")
 
+    if args.torch == "cpu":
+        reach(args.cpu_index)
     env = dict(os.environ)
     started = time.perf_counter()
+    if args.torch == "default" and "+cpu" in installed("torch") + installed("torchvision"):
+        # 2.14.1+cpu satisfies the pin torch==2.14.1: remove it, or it would stay.
+        say("replacing the CPU-only torch with the default build")
+        run([python, "-m", "pip", "uninstall", "-q", "-y", "torch", "torchvision"], env)
     if uv:
         settings = pip_settings(python)
         common = [uv, "pip", "install", "--python", python, "-q", "-c", constraints]
@@ -135,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.torch == "cpu":
             run([*common, "--index-url", args.cpu_index, "torch", "torchvision"], env)
         run([*common, "-e", target], env)
+    if args.torch == "cpu" and "+cpu" not in installed("torch"):
+        raise SystemExit(
+            f"[setup] asked for the CPU-only torch, but torch {installed('torch')} is installed "
+            f"(not from {args.cpu_index}?)"
+        )
     which = "uv" if uv else "pip"
     say(f"installed with {which} in {time.perf_counter() - started:.0f} s (torch: {args.torch})")
     (Path(sys.prefix) / "torch-variant").write_text(args.torch + "\n", encoding="utf-8")
