@@ -38,6 +38,14 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 def wheel_env(tmp_path_factory) -> dict:
     """{python, site, env}: a fresh environment with the wheel of this checkout installed."""
     base = tmp_path_factory.mktemp("wheel")
+    # What the wheel is built from, copied out so that the build leaves nothing in the tree.
+    source = base / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("vaelab", "exercises"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
     _run(
         [
             sys.executable,
@@ -49,7 +57,7 @@ def wheel_env(tmp_path_factory) -> dict:
             "--no-build-isolation",
             "-w",
             str(base / "dist"),
-            str(ROOT),
+            str(source),
         ],
         cwd=base,
     )
