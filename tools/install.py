@@ -49,7 +49,9 @@ def pip_settings(python: str) -> dict[str, list[str]]:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return {}
-    settings: dict[str, list[str]] = {}
+    # As pip reads them: a PIP_* variable (":env:") over the files, a later file over an
+    # earlier one (global, user, site).
+    found: dict[str, tuple[bool, list[str]]] = {}
     for line in listing.splitlines():
         key, _, value = line.partition("=")
         name = key.rsplit(".", 1)[-1]
@@ -59,10 +61,11 @@ def pip_settings(python: str) -> dict[str, list[str]]:
             value = ast.literal_eval(value)
         except (SyntaxError, ValueError):
             pass
-        for item in str(value).split():
-            if item not in settings.setdefault(name, []):
-                settings[name].append(item)
-    return settings
+        from_env = key.startswith(":env:")
+        if name in found and found[name][0] and not from_env:
+            continue
+        found[name] = (from_env, str(value).split())
+    return {name: values for name, (_, values) in found.items()}
 
 
 def uv_options(settings: dict[str, list[str]], env: dict[str, str]) -> list[str]:
