@@ -251,6 +251,21 @@ def find_exercise(exercise: str, start: str | os.PathLike | None = None) -> Path
     )
 
 
+def _file_to_grade(exercise: str | int) -> Path:
+    """``find_exercise``; where it finds nothing (the course installed without the
+    repository), the shipped stub written to ``exercises/`` in the working folder."""
+    try:
+        return find_exercise(exercise)
+    except FileNotFoundError as missing:
+        from vaelab.grading import stubs
+
+        try:
+            stubs.stub(exercise)
+        except (FileNotFoundError, ValueError):
+            raise missing from None
+        return stubs.get(exercise)
+
+
 def _exercise_key(exercise: str | int) -> str:
     text = str(exercise).strip()
     match = re.match(r"^(?:ex)?0*(\d{1,2})", text)
@@ -271,14 +286,16 @@ def check(
     Args:
         exercise: "ex03" (or 3, or "ex03_reparameterize").
         path: the file to grade; default ``exercises/ex03_*.py`` found from the current
-            folder upwards.
+            folder upwards (none there and the course installed as a package: the stub is
+            written to ``exercises/`` in the working folder first, and graded "not started").
         timeout: seconds the exercise may take.
         seed: the seed of the checks' inputs (None: a fresh one, recorded in the report).
 
     Returns:
         The report, as ``grade_paths`` gives it.
     """
-    report = grade_paths([path or find_exercise(exercise)], timeout=timeout, parallel=1, seed=seed)
+    file = path or _file_to_grade(exercise)
+    report = grade_paths([file], timeout=timeout, parallel=1, seed=seed)
     if _in_notebook():
         from IPython.display import HTML, display
 
@@ -316,7 +333,7 @@ def hint(
     from vaelab.grading.output import hints
 
     key = _exercise_key(exercise)
-    file = Path(path) if path else find_exercise(key)
+    file = Path(path) if path else _file_to_grade(key)
     if reset:
         had = hints.reset(file)
         text = f"{key}: the hints start over{'' if had else ' (none seen yet)'}."
@@ -535,7 +552,7 @@ def _missing(
     not graded, with the reason, for a learner folder that was ``refused``)."""
     status, feedback = (Status.NOT_GRADED, refused) if refused else (Status.NOT_STARTED, MISSING)
     checks = [
-        CheckResult(c.id, c.name, status, 0.0, c.max_points, feedback, c.functions)
+        CheckResult(c.id, c.name, status, 0.0, c.max_points, feedback, c.functions, c.stretch)
         for c in (example.checks if example else [])
     ]
     error = refused or f"no file {name}.py in this learner's folder"
@@ -549,7 +566,9 @@ def _planned(entry: ExerciseResult | None, example: ExerciseResult | None):
         return entry
     feedback = f"not graded: {entry.error}"
     entry.checks = [
-        CheckResult(c.id, c.name, Status.NOT_GRADED, 0.0, c.max_points, feedback, c.functions)
+        CheckResult(
+            c.id, c.name, Status.NOT_GRADED, 0.0, c.max_points, feedback, c.functions, c.stretch
+        )
         for c in example.checks
     ]
     return entry

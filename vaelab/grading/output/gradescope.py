@@ -111,15 +111,22 @@ def not_submitted(exercise: str, message: str) -> ExerciseResult:
 
 
 def _test(name: str, number: str, check: CheckResult, visibility: str) -> dict:
+    output = "passed" if check.passed and check.feedback == "ok" else check.feedback
+    extra = {"id": check.id, "status": check.status.value}
+    if check.stretch:  # what the class summary reads back (vaelab.grading.output.summary)
+        extra.update(stretch=True, max_points=check.max_points, feedback=output)
+    if check.stretch:  # beyond the exercise's 10 points: shown, not added to the score
+        earned = f"{check.points:g} / {check.max_points:g}"
+        output = f"stretch, counted apart from the assignment's points ({earned}): {output}"
     return {
         "name": name,
         "number": number,
-        "score": float(check.points),
-        "max_score": float(check.max_points),
+        "score": 0.0 if check.stretch else float(check.points),
+        "max_score": 0.0 if check.stretch else float(check.max_points),
         "status": "passed" if check.passed else "failed",  # all Gradescope knows
-        "output": "passed" if check.passed and check.feedback == "ok" else check.feedback,
+        "output": output,
         "visibility": visibility,
-        "extra_data": {"id": check.id, "status": check.status.value},
+        "extra_data": extra,
     }
 
 

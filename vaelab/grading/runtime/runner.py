@@ -102,6 +102,8 @@ def run_check(item: Check, learner: Learner | ModuleType, seed: int | None = Non
         max_points=item.points,
         feedback=note if isinstance(note, str) else "ok",
         functions=item.functions,
+        stretch=item.stretch,
+        stand_in=tuple(sorted(learner.stood_in)),
     )
 
 
