@@ -114,6 +114,20 @@ def test_interpolation_paths():
         latent.interpolate(z0, z1, method="cubic")
 
 
+def test_sample_decodes_prior_codes_drawn_with_the_generator():
+    from vaelab import models
+
+    torch.manual_seed(0)
+    model = models.MLPVAE(latent_dim=3, hidden_dim=8).double()
+    images = latent.sample(model, 5, generator=torch.Generator().manual_seed(2))
+    z = torch.randn(5, 3, generator=torch.Generator().manual_seed(2)).double()
+    with torch.no_grad():
+        expected = torch.distributions.Bernoulli(logits=model.decode(z)).mean
+    assert images.dtype == torch.float64 and not images.requires_grad
+    assert torch.allclose(images, expected)
+    assert torch.equal(images, model.sample(5, generator=torch.Generator().manual_seed(2)))
+
+
 def test_encode_dataset_matches_a_single_encode():
     from vaelab import models
 
