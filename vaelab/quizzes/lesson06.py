@@ -21,15 +21,18 @@ QUESTIONS = [
         "explanations": [
             "The number of dimensions does not force their use: even with 2 dimensions a "
             "large beta or a powerful decoder can leave z ignored.",
-            "Collapse is an optimum of the objective, not a coding error: with a heavy beta, a "
-            "strong decoder or more dimensions than the data need, dimensions stay at the prior "
-            "(lesson 06's beta = 30 run collapses all ten).",
+            "Collapse is an optimum of the objective, not a coding error: with a heavy beta or "
+            "a decoder that does without z, dimensions stay at the prior (lesson 06's beta = 30 "
+            "run leaves at most one of ten active). More dimensions than the data need do not "
+            "switch themselves off: at beta = 1 the zoo's 20-dimensional VAE keeps all or "
+            "nearly all 20 active in lesson 06's full run.",
             "Right: the KL term charges for every nat of information z carries about x. If "
             "the decoder (for example an autoregressive one) can explain x without z, or beta "
             "makes each nat expensive, ignoring z is the cheaper optimum.",
             "The ELBO does the opposite of guaranteeing it: a dimension that does not improve "
             "the reconstruction by more than its KL costs is better left at the prior.",
         ],
+        "claims": ["06.heavy_beta_collapses", "06.zoo_20d_active"],
     },
     {
         "id": "06.diagnose_collapse",
@@ -61,6 +64,7 @@ QUESTIONS = [
             "into collapse; to use more of them, lower beta, warm the KL weight up, or use "
             "free bits.",
         ],
+        "claims": ["06.zoo_20d_active"],
     },
     {
         "id": "06.free_bits",
