@@ -128,6 +128,20 @@ def test_sample_decodes_prior_codes_drawn_with_the_generator():
     assert torch.equal(images, model.sample(5, generator=torch.Generator().manual_seed(2)))
 
 
+def test_latent_sample_decodes_the_same_draws_with_an_autoencoder():
+    from vaelab import models
+
+    torch.manual_seed(0)
+    ae = models.MLPAutoencoder(latent_dim=3, hidden_dim=8)
+    assert not hasattr(ae, "sample")
+    images = latent.sample(ae, 4, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(4, 3, generator=torch.Generator().manual_seed(5))  # the same prior draws
+    with torch.no_grad():
+        expected = torch.distributions.Bernoulli(logits=ae.decode(z)).mean
+    assert images.shape == (4, 1, 28, 28) and not images.requires_grad
+    assert torch.allclose(images, expected)
+
+
 def test_encode_dataset_matches_a_single_encode():
     from vaelab import models
 

@@ -29,10 +29,15 @@ def encode_dataset(model, x: torch.Tensor, *, batch_size: int = 1000):
 
 
 def sample(model, num_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """New images from a trained VAE: ``model.sample`` as a function (exercise 05's ``sample``).
+    """New images: decode codes drawn from the prior N(0, I) (exercise 05's ``sample``).
+
+    For a VAE this is ``model.sample``. A plain autoencoder has no prior and no ``sample``;
+    its decoder is given the same draws, so that lesson 05 can show what that gives (the same
+    generator seed draws the same codes for both).
 
     Args:
-        model: a vaelab VAE; codes z ~ N(0, I) of ``model.latent_dim`` dimensions are decoded.
+        model: a vaelab VAE or autoencoder; codes z ~ N(0, I) of ``model.latent_dim``
+            dimensions are decoded.
         num_samples: number of images.
         generator: for repeatable samples; the same seed gives the same images.
 
@@ -40,7 +45,12 @@ def sample(model, num_samples: int, *, generator: torch.Generator | None = None)
         (num_samples, C, H, W) pixel intensities (Bernoulli means) in [0, 1].
     """
     with torch.no_grad():
-        return model.sample(num_samples, generator=generator)
+        if hasattr(model, "sample"):
+            return model.sample(num_samples, generator=generator)
+        param = next(model.parameters())
+        gen_device = generator.device if generator is not None else param.device
+        z = torch.randn(num_samples, model.latent_dim, generator=generator, device=gen_device)
+        return torch.sigmoid(model.decode(z.to(device=param.device, dtype=param.dtype)))
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
