@@ -16,27 +16,28 @@ export function bytes(base64) {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }
 
-// Reorder a (A, B, K, K) weight tensor for the loops below.
-function convTransposeWeights(w, cin, cout, k) {
-  // PyTorch: (cin, cout, ky, kx) -> here (cin, ky, kx, cout)
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < cin; i++)
-    for (let o = 0; o < cout; o++)
-      for (let y = 0; y < k; y++)
-        for (let x = 0; x < k; x++)
-          out[((i * k + y) * k + x) * cout + o] = w[((i * cout + o) * k + y) * k + x];
-  return out;
-}
-
-function convWeights(w, cin, cout, k) {
-  // PyTorch: (cout, cin, ky, kx) -> here (ky, kx, cin, cout)
+// Weights reordered to (ky, kx, cout, cin): the innermost loop of both convolutions is then a
+// dot product over input channels, contiguous in the weights and in the (H, W, C) input.
+function reorder(w, cin, cout, k, transposed) {
   const out = new Float32Array(w.length);
   for (let o = 0; o < cout; o++)
     for (let i = 0; i < cin; i++)
       for (let y = 0; y < k; y++)
-        for (let x = 0; x < k; x++)
-          out[((y * k + x) * cin + i) * cout + o] = w[((o * cin + i) * k + y) * k + x];
+        for (let x = 0; x < k; x++) {
+          // PyTorch: Conv2d (cout, cin, ky, kx); ConvTranspose2d (cin, cout, ky, kx)
+          const from = transposed ? ((i * cout + o) * k + y) * k + x : ((o * cin + i) * k + y) * k + x;
+          out[((y * k + x) * cout + o) * cin + i] = w[from];
+        }
   return out;
+}
+
+function dot(x, xi, w, wi, n) {
+  let acc = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4)
+    acc += x[xi + i] * w[wi + i] + x[xi + i + 1] * w[wi + i + 1] + x[xi + i + 2] * w[wi + i + 2] + x[xi + i + 3] * w[wi + i + 3];
+  for (; i < n; i++) acc += x[xi + i] * w[wi + i];
+  return acc;
 }
 
 // One function per layer kind: (input, output) -> void, on preallocated arrays.
@@ -46,83 +47,55 @@ function linear(layer) {
   const n = layer.in_features;
   const m = layer.out_features;
   return (x, y) => {
-    for (let o = 0; o < m; o++) {
-      let acc = 0;
-      const row = o * n;
-      for (let i = 0; i < n; i++) acc += w[row + i] * x[i];
-      y[o] = acc + b[o];
-    }
+    for (let o = 0; o < m; o++) y[o] = dot(x, 0, w, o * n, n) + b[o];
   };
 }
 
-function convTranspose(layer) {
+// Conv2d and ConvTranspose2d as one gather loop: for each output pixel, the input pixels its
+// kernel positions read. A transposed convolution reads input (oy + p - ky) / s where that is a
+// whole number; a convolution reads oy * s - p + ky.
+function convolution(layer, transposed) {
   const [cin, h, wd] = layer.in_shape;
   const [cout, oh, ow] = layer.out_shape;
   const k = layer.kernel_size;
   const s = layer.stride;
   const p = layer.padding;
-  const w = convTransposeWeights(floats(layer.weight), cin, cout, k);
+  const w = reorder(floats(layer.weight), cin, cout, k, transposed);
   const b = floats(layer.bias);
-  return (x, y) => {
-    for (let q = 0; q < oh * ow; q++) y.set(b, q * cout);
-    // Scatter each input value into the outputs its kernel reaches (zeros after a ReLU are
-    // skipped: they add nothing).
-    for (let iy = 0; iy < h; iy++) {
-      for (let ix = 0; ix < wd; ix++) {
-        const xi = (iy * wd + ix) * cin;
-        for (let ky = 0; ky < k; ky++) {
-          const oy = iy * s - p + ky;
-          if (oy < 0 || oy >= oh) continue;
-          for (let kx = 0; kx < k; kx++) {
-            const ox = ix * s - p + kx;
-            if (ox < 0 || ox >= ow) continue;
-            const yo = (oy * ow + ox) * cout;
-            for (let i = 0; i < cin; i++) {
-              const v = x[xi + i];
-              if (v === 0) continue;
-              const wo = ((i * k + ky) * k + kx) * cout;
-              for (let o = 0; o < cout; o++) y[yo + o] += v * w[wo + o];
-            }
-          }
-        }
-      }
+  const source = (o, kk, size) => {
+    if (!transposed) {
+      const i = o * s - p + kk;
+      return i >= 0 && i < size ? i : -1;
     }
+    const t = o + p - kk;
+    if (t < 0 || t % s !== 0) return -1;
+    return t / s < size ? t / s : -1;
   };
-}
-
-function conv(layer) {
-  const [cin, h, wd] = layer.in_shape;
-  const [cout, oh, ow] = layer.out_shape;
-  const k = layer.kernel_size;
-  const s = layer.stride;
-  const p = layer.padding;
-  const w = convWeights(floats(layer.weight), cin, cout, k);
-  const b = floats(layer.bias);
+  // For every output row (column): the (kernel offset, input row) pairs that reach it.
+  const taps = (outSize, inSize) =>
+    Array.from({ length: outSize }, (_, o) =>
+      Array.from({ length: k }, (_, kk) => [kk, source(o, kk, inSize)]).filter(([, i]) => i >= 0));
+  const rows = taps(oh, h);
+  const cols = taps(ow, wd);
   return (x, y) => {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         const yo = (oy * ow + ox) * cout;
-        y.set(b, yo);
-        for (let ky = 0; ky < k; ky++) {
-          const iy = oy * s - p + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < k; kx++) {
-            const ix = ox * s - p + kx;
-            if (ix < 0 || ix >= wd) continue;
+        for (let o = 0; o < cout; o++) y[yo + o] = b[o];
+        for (const [ky, iy] of rows[oy]) {
+          for (const [kx, ix] of cols[ox]) {
             const xi = (iy * wd + ix) * cin;
-            const wk = (ky * k + kx) * cin;
-            for (let i = 0; i < cin; i++) {
-              const v = x[xi + i];
-              if (v === 0) continue;
-              const wo = (wk + i) * cout;
-              for (let o = 0; o < cout; o++) y[yo + o] += v * w[wo + o];
-            }
+            const wk = (ky * k + kx) * cout;
+            for (let o = 0; o < cout; o++) y[yo + o] += dot(x, xi, w, (wk + o) * cin, cin);
           }
         }
       }
     }
   };
 }
+
+const convTranspose = (layer) => convolution(layer, true);
+const conv = (layer) => convolution(layer, false);
 
 function upsampleNearest(layer) {
   const [c, h, wd] = layer.in_shape;
