@@ -146,7 +146,10 @@ def main() -> None:
             torch.manual_seed(0)
             model = make().eval()
             spec = explore.decoder_spec(model)
-            row = {"decoder": name, "parameters": sum(p.numel() for p in model.decoder.parameters())}
+            row = {
+                "decoder": name,
+                "parameters": sum(p.numel() for p in model.decoder.parameters()),
+            }
             row["js_ms"] = page.evaluate(TIME_JS, [spec, args.reps])
             widget = explore.sliders(model) if model.latent_dim != 2 else None
             if widget is None:
@@ -169,7 +172,9 @@ def main() -> None:
     used = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"explorer bundle: {len(bundle.encode()) / 1e3:.1f} kB (minified JS)")
-    print(f"{'decoder':32s} {'params':>8s} {'JS median':>10s} {'JS p90':>8s} {'page kB':>8s}", end="")
+    print(
+        f"{'decoder':32s} {'params':>8s} {'JS median':>10s} {'JS p90':>8s} {'page kB':>8s}", end=""
+    )
     print(f" {'ORT median':>11s} {'ORT p90':>8s}" if httpd else "")
     for r in rows:
         js = r["js_ms"]

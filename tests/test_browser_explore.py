@@ -47,9 +47,11 @@ def open_explorer(browser, tmp_path, widget, **options):
     problems = []
     context.route(
         "**/*",
-        lambda route: route.continue_()
-        if route.request.url.startswith(("file:", "blob:", "data:"))
-        else (problems.append(f"request: {route.request.url}"), route.abort()),
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "blob:", "data:"))
+            else (problems.append(f"request: {route.request.url}"), route.abort())
+        ),
     )
     page = context.new_page()
     page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
@@ -194,7 +196,9 @@ def test_a_finger_drags_the_code_on_a_phone(browser, tmp_path, artifacts):
     )
     touch("touchStart", [start])
     for t in [i / 10 for i in range(1, 11)]:
-        touch("touchMove", [(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))])
+        touch(
+            "touchMove", [(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))]
+        )
     touch("touchEnd", [])
     box = page.locator("canvas.vx-map").bounding_box()
     x0, x1, _, _ = json.loads(page.locator("canvas.vx-map").get_attribute("data-extent"))

@@ -41,9 +41,9 @@ def _floats(t: torch.Tensor) -> str:
 
 
 def _bytes(t: torch.Tensor) -> str:
-    return base64.b64encode(t.detach().to("cpu", torch.uint8).contiguous().numpy().tobytes()).decode(
-        "ascii"
-    )
+    return base64.b64encode(
+        t.detach().to("cpu", torch.uint8).contiguous().numpy().tobytes()
+    ).decode("ascii")
 
 
 def _pair(value, name: str, module: nn.Module) -> int:
@@ -55,7 +55,9 @@ def _pair(value, name: str, module: nn.Module) -> int:
 
 def _conv_layer(module, kind: str, shape: tuple[int, ...]) -> tuple[dict, tuple[int, ...]]:
     if len(shape) != 3 or shape[0] != module.in_channels:
-        raise ValueError(f"{module} gets input of shape {shape}, expected ({module.in_channels}, H, W)")
+        raise ValueError(
+            f"{module} gets input of shape {shape}, expected ({module.in_channels}, H, W)"
+        )
     if module.groups != 1 or _pair(module.dilation, "dilation", module) != 1:
         raise ValueError(f"{module}: the explorer runs convolutions with groups=1 and dilation=1")
     if isinstance(module.padding, str) or module.padding_mode != "zeros":
@@ -119,10 +121,17 @@ def decoder_spec(model: nn.Module) -> dict:
             }
             shape = (module.out_features,)
         elif isinstance(module, (nn.ReLU, nn.Tanh, nn.Sigmoid)):
-            layer = {"kind": {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}[type(module)]}
+            layer = {
+                "kind": {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}[type(module)]
+            }
         elif isinstance(module, nn.Unflatten):
             target = tuple(int(s) for s in module.unflattened_size)
-            if module.dim != 1 or len(shape) != 1 or len(target) != 3 or math.prod(target) != shape[0]:
+            if (
+                module.dim != 1
+                or len(shape) != 1
+                or len(target) != 3
+                or math.prod(target) != shape[0]
+            ):
                 raise ValueError(f"{module}: the explorer unflattens (B, C*H*W) to (B, C, H, W)")
             layer, shape = {"kind": "unflatten", "shape": list(target)}, target
         elif isinstance(module, nn.ConvTranspose2d):
@@ -253,7 +262,9 @@ def _density_layer(name: str, log_density, extent: list[float], size: int) -> di
             values.append(torch.as_tensor(log_density(chunk)).detach().double().cpu().flatten())
     values = torch.cat(values)
     if values.shape != (size * size,) or not torch.isfinite(values).any():
-        raise ValueError(f"density {name!r} must give one finite log-density per code (M, 2) -> (M,)")
+        raise ValueError(
+            f"density {name!r} must give one finite log-density per code (M, 2) -> (M,)"
+        )
     return {"name": name, "size": size, "log_density": _floats(values)}
 
 
@@ -307,9 +318,7 @@ def latent_map(
     view = [float(v) for v in extent] if extent is not None else _extent(codes)
     if len(view) != 4 or not (view[0] < view[1] and view[2] < view[3]):
         raise ValueError(f"extent must be (z1_min, z1_max, z2_min, z2_max), got {extent}")
-    layers = [
-        _density_layer(name, fn, view, grid_size) for name, fn in (densities or {}).items()
-    ]
+    layers = [_density_layer(name, fn, view, grid_size) for name, fn in (densities or {}).items()]
     spec = {
         "mode": "map",
         "title": title,
@@ -414,7 +423,9 @@ def traversals(
 
     base = torch.as_tensor(factors).detach().cpu().long()
     if base.shape != (len(shapes.FACTORS),):
-        raise ValueError(f"factors must be ({len(shapes.FACTORS)},) grid indices, got {tuple(base.shape)}")
+        raise ValueError(
+            f"factors must be ({len(shapes.FACTORS)},) grid indices, got {tuple(base.shape)}"
+        )
     rows = []
     for column, name in enumerate(shapes.FACTORS):
         size = shapes.FACTOR_SIZES[name]
@@ -438,9 +449,7 @@ def traversals(
         if share.shape != (int(model.latent_dim), len(shapes.FACTORS)):
             raise ValueError(f"mi_share must be (D, 5), got {tuple(share.shape)}")
         best = share.argmax(dim=1)
-        notes = [
-            f"{shapes.FACTORS[int(k)]} {share[d, k]:.2f}" for d, k in enumerate(best.tolist())
-        ]
+        notes = [f"{shapes.FACTORS[int(k)]} {share[d, k]:.2f}" for d, k in enumerate(best.tolist())]
     return sliders(
         model,
         z,
@@ -449,4 +458,3 @@ def traversals(
         title=title,
         _extra={"factors": rows, "notes": notes},
     )
-
