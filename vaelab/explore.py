@@ -95,7 +95,8 @@ def decoder_spec(model: nn.Module) -> dict:
     pixel by pixel and cannot be explored this way.
 
     Returns:
-        {"latent_dim", "image_shape": [C, H, W], "layers": [...]}; weights as base64 float32.
+        A dict with ``latent_dim``, ``image_shape`` (``[C, H, W]``) and ``layers`` (one dict per
+        layer, weights as base64 float32).
     """
     decoder = getattr(model, "decoder", None)
     if getattr(model, "autoregressive", False) or not isinstance(decoder, nn.Sequential):

@@ -260,13 +260,13 @@ function mapView(root, spec, model) {
       if (v === 0) continue;
       const [px] = toPixel([v, 0], w);
       ctx.fillRect(px - dpr / 2, oy - 3 * dpr, dpr, 6 * dpr);
-      ctx.fillText(String(v), px - 3 * dpr, oy + 13 * dpr);
+      if (px < w - 24 * dpr) ctx.fillText(String(v), px - 3 * dpr, oy + 13 * dpr); // clear of "z1"
     }
     for (let v = Math.ceil(y0); v <= Math.floor(y1); v++) {
       if (v === 0) continue;
       const [, py] = toPixel([0, v], w);
       ctx.fillRect(ox - 3 * dpr, py - dpr / 2, 6 * dpr, dpr);
-      ctx.fillText(String(v), ox + 5 * dpr, py + 4 * dpr);
+      if (py > 20 * dpr) ctx.fillText(String(v), ox + 5 * dpr, py + 4 * dpr); // clear of "z2"
     }
     ctx.fillText("z1", w - 16 * dpr, oy - 6 * dpr);
     ctx.fillText("z2", ox + 5 * dpr, 12 * dpr);
