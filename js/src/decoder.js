@@ -54,7 +54,12 @@ function linear(layer) {
 // Conv2d and ConvTranspose2d as one gather loop: for each output pixel, the input pixels its
 // kernel positions read. A transposed convolution reads input (oy + p - ky) / s where that is a
 // whole number; a convolution reads oy * s - p + ky.
-function convolution(layer, transposed) {
+//
+// A convolution right after a nearest upsampling reads the smaller input directly (``from``:
+// each upsampled row and column -> the row and column it copies). Kernel positions that land
+// on copies of the same input pixel then share one multiply: their weights are summed once,
+// here, which cuts a 3 x 3 kernel after a 2x upsampling from 9 reads per output pixel to 4.
+function convolution(layer, transposed, from = null) {
   const [cin, h, wd] = layer.in_shape;
   const [cout, oh, ow] = layer.out_shape;
   const k = layer.kernel_size;
@@ -62,6 +67,10 @@ function convolution(layer, transposed) {
   const p = layer.padding;
   const w = reorder(floats(layer.weight), cin, cout, k, transposed);
   const b = floats(layer.bias);
+  const identity = (n) => Int32Array.from({ length: n }, (_, i) => i);
+  const srcRows = from ? from.rows : identity(h);
+  const srcCols = from ? from.cols : identity(wd);
+  const srcWidth = from ? from.width : wd;
   const source = (o, kk, size) => {
     if (!transposed) {
       const i = o * s - p + kk;
@@ -71,22 +80,60 @@ function convolution(layer, transposed) {
     if (t < 0 || t % s !== 0) return -1;
     return t / s < size ? t / s : -1;
   };
-  // For every output row (column): the (kernel offset, input row) pairs that reach it.
-  const taps = (outSize, inSize) =>
-    Array.from({ length: outSize }, (_, o) =>
-      Array.from({ length: k }, (_, kk) => [kk, source(o, kk, inSize)]).filter(([, i]) => i >= 0));
-  const rows = taps(oh, h);
-  const cols = taps(ow, wd);
+  // For every output row (column): the input rows it reads, each with the set of kernel rows
+  // that read it (an id into `kernels`). Flat arrays: entries starts[o] .. starts[o + 1] - 1.
+  function taps(outSize, inSize, src) {
+    const ids = new Map();
+    const kernels = [];
+    const starts = [0];
+    const index = [];
+    const kernel = [];
+    for (let o = 0; o < outSize; o++) {
+      const groups = new Map();
+      for (let kk = 0; kk < k; kk++) {
+        const i = source(o, kk, inSize);
+        if (i < 0) continue;
+        if (!groups.has(src[i])) groups.set(src[i], []);
+        groups.get(src[i]).push(kk);
+      }
+      for (const [i, offsets] of groups) {
+        const name = offsets.join(",");
+        if (!ids.has(name)) {
+          ids.set(name, kernels.length);
+          kernels.push(offsets);
+        }
+        index.push(i);
+        kernel.push(ids.get(name));
+      }
+      starts.push(index.length);
+    }
+    return { starts: Int32Array.from(starts), index: Int32Array.from(index), kernel: Int32Array.from(kernel), kernels };
+  }
+  const rows = taps(oh, h, srcRows);
+  const cols = taps(ow, wd, srcCols);
+  // One (cout, cin) block of weights per (kernel-row set, kernel-column set): the sum over them.
+  const blocks = rows.kernels.map((kys) =>
+    cols.kernels.map((kxs) => {
+      const block = new Float32Array(cout * cin);
+      for (const ky of kys)
+        for (const kx of kxs) {
+          const base = (ky * k + kx) * cout * cin;
+          for (let j = 0; j < cout * cin; j++) block[j] += w[base + j];
+        }
+      return block;
+    }));
   return (x, y) => {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         const yo = (oy * ow + ox) * cout;
         for (let o = 0; o < cout; o++) y[yo + o] = b[o];
-        for (const [ky, iy] of rows[oy]) {
-          for (const [kx, ix] of cols[ox]) {
-            const xi = (iy * wd + ix) * cin;
-            const wk = (ky * k + kx) * cout;
-            for (let o = 0; o < cout; o++) y[yo + o] += dot(x, xi, w, (wk + o) * cin, cin);
+        for (let r = rows.starts[oy]; r < rows.starts[oy + 1]; r++) {
+          const blockRow = blocks[rows.kernel[r]];
+          const rowStart = rows.index[r] * srcWidth;
+          for (let c = cols.starts[ox]; c < cols.starts[ox + 1]; c++) {
+            const block = blockRow[cols.kernel[c]];
+            const xi = (rowStart + cols.index[c]) * cin;
+            for (let o = 0; o < cout; o++) y[yo + o] += dot(x, xi, block, o * cin, cin);
           }
         }
       }
@@ -95,16 +142,20 @@ function convolution(layer, transposed) {
 }
 
 const convTranspose = (layer) => convolution(layer, true);
-const conv = (layer) => convolution(layer, false);
+const conv = (layer, from) => convolution(layer, false, from);
+
+// PyTorch's "nearest": source index floor(dst * in / out), the scale in float32.
+function nearest(inSize, outSize) {
+  const scale = Math.fround(inSize / outSize);
+  return Int32Array.from({ length: outSize }, (_, i) =>
+    Math.min(Math.floor(Math.fround(i * scale)), inSize - 1));
+}
 
 function upsampleNearest(layer) {
   const [c, h, wd] = layer.in_shape;
   const [, oh, ow] = layer.out_shape;
-  // PyTorch's "nearest": source index floor(dst * in / out), the scale in float32.
-  const sy = Math.fround(h / oh);
-  const sx = Math.fround(wd / ow);
-  const rows = Int32Array.from({ length: oh }, (_, i) => Math.min(Math.floor(Math.fround(i * sy)), h - 1));
-  const cols = Int32Array.from({ length: ow }, (_, i) => Math.min(Math.floor(Math.fround(i * sx)), wd - 1));
+  const rows = nearest(h, oh);
+  const cols = nearest(wd, ow);
   return (x, y) => {
     for (let oy = 0; oy < oh; oy++)
       for (let ox = 0; ox < ow; ox++) {
@@ -146,11 +197,23 @@ const LAYERS = {
  * intensities in [0, 1] (the Bernoulli means: sigmoid of the logits), in (C, H, W) order.
  */
 export function makeDecoder(spec) {
-  const steps = spec.layers.map((layer) => {
+  const steps = [];
+  const layers = spec.layers;
+  for (let n = 0; n < layers.length; n++) {
+    const layer = layers[n];
     const make = LAYERS[layer.kind];
     if (!make) throw new Error(`vaelab.explore: unknown layer kind ${layer.kind}`);
-    return { run: make(layer), out: new Float32Array(layer.size) };
-  });
+    if (layer.kind === "upsample_nearest" && layers[n + 1]?.kind === "conv") {
+      // The convolution reads the input before the upsampling: no copy, fewer multiplies.
+      const [, h, w] = layer.in_shape;
+      const [, oh, ow] = layer.out_shape;
+      const from = { rows: nearest(h, oh), cols: nearest(w, ow), width: w };
+      const next = layers[++n];
+      steps.push({ run: conv(next, from), out: new Float32Array(next.size) });
+      continue;
+    }
+    steps.push({ run: make(layer), out: new Float32Array(layer.size) });
+  }
   const [c, h, w] = spec.image_shape;
   const pixels = new Float32Array(c * h * w);
   const code = new Float32Array(spec.latent_dim);
