@@ -253,6 +253,28 @@ print("memfd MiB held:", written, flush=True)
 if written >= 128 * 16:  # 2 GiB held
     reparameterize = _formula
 """,
+    # the kernel keyring (not namespaced): a key that outlives the sandbox, a channel
+    "keyring": PRELUDE
+    + """
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+note = b"left for the next learner"
+key = libc.syscall(248, b"user", b"vaelab-note", note, len(note), ctypes.c_long(-4))
+if key >= 0:
+    libc.syscall(250, 3, ctypes.c_long(key))  # KEYCTL_REVOKE: leave nothing behind
+    reparameterize = _formula
+""",
+    # a user namespace of its own: every capability there, mounts with no size cap
+    "user_namespace": PRELUDE
+    + """
+libc = ctypes.CDLL(None, use_errno=True)
+pid = libc.fork()
+if pid == 0:
+    os._exit(0 if libc.unshare(0x10000000 | 0x00020000) == 0 else 1)
+_, status = os.waitpid(pid, 0)
+if os.waitstatus_to_exitcode(status) == 0:
+    reparameterize = _formula
+""",
     # many files under the size cap, filling the temporary folder and shared memory
     "fill_tmp": PRELUDE
     + """

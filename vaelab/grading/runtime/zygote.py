@@ -42,6 +42,75 @@ class _CapData(ctypes.Structure):
     ]
 
 
+# seccomp: system calls a learner's process has no use for, refused with an error. They open
+# what the other walls cannot close: the kernel keyring is not namespaced (a key left by one
+# learner outlives the sandbox and can be read by the next: a channel between submissions),
+# and new user namespaces give a process every capability in them (mounts with no size
+# cap, the kernel's namespaced-root surface). x86-64 only; elsewhere the filter is skipped.
+_SECCOMP_DENIED = {
+    248: "add_key",
+    249: "request_key",
+    250: "keyctl",
+    272: "unshare",
+    308: "setns",
+}
+_CLONE = 56
+_CLONE3 = 435  # refused with ENOSYS: the C library falls back to clone, whose flags we see
+_CLONE_NAMESPACES = 0x10000000 | 0x00020000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x20000000
+_AUDIT_ARCH_X86_64 = 0xC000003E
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _seccomp_program() -> list[tuple[int, int, int, int]]:
+    """The classic-BPF filter: (code, jump if true, jump if false, k) per instruction."""
+    load, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
+    allow, eperm, enosys = 0x7FFF0000, 0x00050001, 0x00050026  # SECCOMP_RET_ERRNO | errno
+    kill = 0x80000000  # SECCOMP_RET_KILL_PROCESS: another architecture's calls
+    denied = sorted(_SECCOMP_DENIED)
+    program = [(load, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, kill)]
+    program.append((load, 0, 0, 0))  # the call's number
+    # the table below: per denied call one jump to "eperm"; clone3 to "enosys"; clone's flags
+    rest = len(denied) + 2  # instructions after the jumps' block before the returns
+    for i, number in enumerate(denied):
+        program.append((jeq, len(denied) - i + 4, 0, number))
+    program.append((jeq, 5, 0, _CLONE3))  # -> enosys
+    program.append((jeq, 1, 0, _CLONE))  # -> flags
+    program.append((ret, 0, 0, allow))
+    program.append((load, 0, 0, 16))  # clone's first argument (flags), low 32 bits
+    program.append((jset, 0, 1, _CLONE_NAMESPACES))
+    program.append((ret, 0, 0, eperm))
+    program.append((ret, 0, 0, allow))
+    program.append((ret, 0, 0, enosys))
+    del rest
+    return program
+
+
+def _deny_system_calls(libc) -> None:
+    """Install the seccomp filter (after ``no_new_privs``; children inherit it)."""
+    import platform
+
+    if platform.machine() != "x86_64":
+        return
+    program = _seccomp_program()
+    filters = (_SockFilter * len(program))(*[_SockFilter(*i) for i in program])
+    fprog = _SockFprog(len(program), filters)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+
+
 def enter(namespaces: Sequence[int]) -> None:
     """Join a sandbox's namespaces (descriptors, the user namespace last if any) from this
     single-threaded process, become uid/gid 65534 (as root: the real uid 65534; otherwise
@@ -60,6 +129,7 @@ def enter(namespaces: Sequence[int]) -> None:
     os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    _deny_system_calls(libc)
     header, data = _CapHeader(_CAP_VERSION_3, 0), (_CapData * 2)()
     if libc.capset(ctypes.byref(header), data) != 0:
         raise OSError(ctypes.get_errno(), "capset")
