@@ -59,12 +59,9 @@ def test_grid_log_px_is_the_closed_form(linear):
     grid = latent.grid_posterior(model, x, likelihood="gaussian", num_points=81)
     log_px, mean, cov = model.exact(x)
     torch.testing.assert_close(grid.log_px, log_px, atol=1e-3, rtol=0)
-    density = grid.log_density().exp()  # (B, n, n)
-    codes = grid.codes()  # (B, n, n, 2)
-    area = grid.cell_area()[:, None]
-    grid_mean = (density[..., None] * codes).flatten(1, 2).sum(1) * area  # (B, 2)
+    grid_mean, grid_var = grid.moments()  # (B, 2) each
     torch.testing.assert_close(grid_mean, mean, atol=1e-3, rtol=0)
-    assert cov.diagonal().sqrt().max() < 0.9
+    torch.testing.assert_close(grid_var, cov.diagonal().expand(2, 2), atol=1e-3, rtol=0)
 
 
 def test_kl_from_q_to_the_grid_posterior_is_the_gaussian_kl(linear):
@@ -147,6 +144,52 @@ def test_elbo_estimate_is_the_monte_carlo_elbo_by_torch_distributions(bars_vae):
     stderr = log_w.std(dim=0) / math.sqrt(len(log_w))
     elbo = latent.elbo_estimate(model, x, num_samples=20_000)
     assert ((log_w.mean(dim=0) - elbo).abs() < 4 * stderr + 1e-3).all(), (log_w.mean(0), elbo)
+
+
+def test_the_best_gaussian_is_the_closed_form_for_a_gaussian_posterior(linear):
+    model, x = linear
+    start = (torch.zeros(2, 2, dtype=x.dtype), torch.zeros(2, 2, dtype=x.dtype))  # the prior
+    generator = torch.Generator().manual_seed(0)
+    mu, logvar = latent.fit_gaussian_posterior(
+        model,
+        x,
+        likelihood="gaussian",
+        num_steps=400,
+        num_samples=256,
+        start=start,
+        generator=generator,
+    )
+    _, mean, cov = model.exact(x)
+    # KL(q || p) over diagonal Gaussians is least at p's mean, with variances 1 / diag(precision)
+    best_logvar = -torch.linalg.inv(cov).diagonal().log()  # (2,)
+    torch.testing.assert_close(mu, mean, atol=0.03, rtol=0)
+    torch.testing.assert_close(logvar, best_logvar.expand(2, 2), atol=0.1, rtol=0)
+    assert all(p.requires_grad for p in model.parameters())  # the model is left as it was
+
+
+def test_cover_stretches_the_grid_to_a_far_away_q(bars_vae):
+    model, bars = bars_vae
+    x = bars[:2]
+    mu = torch.tensor([[3.5, -3.5], [-3.5, 3.5]], dtype=torch.float64)  # far from the posteriors
+    logvar = torch.full((2, 2), -3.0, dtype=torch.float64)
+    plain = latent.grid_posterior(model, x, num_points=81)
+    covered = latent.grid_posterior(model, x, num_points=161, cover=(mu, logvar))
+    assert (covered.z1[:, 0] <= mu[:, 0] - 1).all() or (covered.z1[:, -1] >= mu[:, 0] + 1).all()
+    torch.testing.assert_close(covered.log_px, plain.log_px, atol=0.02, rtol=0)
+    # KL(q || p(z|x)) = E_q[log q] - E_q[log p(x, z)] + log p(x): by Monte-Carlo from q
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    z = q.sample((4000,))  # (S, B, 2)
+    with torch.no_grad():
+        log_px_z = (
+            torch.distributions.Bernoulli(logits=model.decode(z.reshape(-1, 2)))
+            .log_prob(x.repeat(4000, 1, 1, 1))
+            .flatten(1)
+            .sum(1)
+            .view(4000, 2)
+        )
+    log_joint = log_px_z + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    kl_mc = (q.log_prob(z).sum(-1) - log_joint).mean(0) + covered.log_px
+    torch.testing.assert_close(covered.kl_from(mu, logvar), kl_mc, atol=0.5, rtol=0.02)
 
 
 def test_grid_posterior_needs_a_2d_latent():

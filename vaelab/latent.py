@@ -14,6 +14,7 @@ __all__ = [
     "GridPosterior",
     "elbo_estimate",
     "encode_dataset",
+    "fit_gaussian_posterior",
     "grid_posterior",
     "interpolate",
     "slerp",
@@ -115,6 +116,14 @@ class GridPosterior(NamedTuple):
         z2 = self.z2[:, :, None].expand(-1, -1, n)
         return torch.stack([z1, z2], dim=-1)
 
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 2), (B, 2): the mean and the variance of p(z | x) along z_1 and z_2."""
+        mass = (self.log_density().exp() * self.cell_area()[:, None, None])[..., None]
+        codes = self.codes()  # (B, n, n, 2)
+        mean = (mass * codes).sum(dim=(1, 2))  # (B, 2)
+        var = (mass * (codes - mean[:, None, None, :]).pow(2)).sum(dim=(1, 2))  # (B, 2)
+        return mean, var
+
     def kl_from(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """(B,) KL(q(z | x) || p(z | x)) in nats, by the grid sum, for q = N(mu, diag(exp(logvar))).
 
@@ -131,19 +140,20 @@ class GridPosterior(NamedTuple):
 
 def _log_joint(model, x, z, *, likelihood: str, chunk_size: int) -> torch.Tensor:
     """(B, G) log p(x_b | z_g) + log p(z_g) for images x (B, C, H, W) and codes z (G, 2)."""
-    rows = []
-    for b in range(len(x)):
-        parts = []
-        for start in range(0, len(z), chunk_size):
-            z_chunk = z[start : start + chunk_size]  # (g, 2)
-            x_logits = model.decode(z_chunk)  # (g, C, H, W)
-            target = x[b : b + 1].expand_as(x_logits)
-            log_px_z = -losses.reconstruction_nll(
-                x_logits, target, likelihood=likelihood, reduction="none"
-            )  # (g,)
-            parts.append(log_px_z + losses.log_standard_normal(z_chunk))
-        rows.append(torch.cat(parts))
-    return torch.stack(rows)  # (B, G)
+    parts = []
+    for start in range(0, len(z), chunk_size):
+        z_chunk = z[start : start + chunk_size]  # (g, 2)
+        x_logits = model.decode(z_chunk)  # (g, C, H, W), decoded once for all the images
+        log_prior = losses.log_standard_normal(z_chunk)  # (g,)
+        rows = [
+            -losses.reconstruction_nll(
+                x_logits, image.expand_as(x_logits), likelihood=likelihood, reduction="none"
+            )
+            + log_prior
+            for image in x.unsqueeze(1)  # each (1, C, H, W)
+        ]
+        parts.append(torch.stack(rows))  # (B, g)
+    return torch.cat(parts, dim=1)  # (B, G)
 
 
 def _square_grid(lo: torch.Tensor, hi: torch.Tensor, num_points: int):
@@ -163,7 +173,8 @@ def grid_posterior(
     num_points: int = 161,
     likelihood: str = "bernoulli",
     tail: float = 20.0,
-    chunk_size: int = 4096,
+    cover: tuple[torch.Tensor, torch.Tensor] | None = None,
+    chunk_size: int = 2048,
 ) -> GridPosterior:
     """The true posterior p(z | x) = p(x | z) p(z) / p(x) of a 2-D VAE, by brute force on a grid.
 
@@ -179,6 +190,9 @@ def grid_posterior(
         num_points: grid points per side of each grid.
         likelihood: "bernoulli" or "gaussian", as the model was trained.
         tail: how many nats below its peak p(x, z) may fall inside the second grid.
+        cover: (mu, logvar), each (B, 2): a Gaussian q(z | x) per image whose bulk (6 sigma
+            either side of mu) the second grid covers too, so that ``kl_from`` can weigh
+            q's mass even where the encoder placed it far from the posterior.
         chunk_size: codes decoded at once.
 
     Returns:
@@ -206,8 +220,14 @@ def grid_posterior(
         fine_z1, fine_z2, fine = [], [], []
         for b in range(len(x)):
             kept = z[coarse[b] >= coarse[b].max() - tail]  # (K, 2) codes near the mass
-            lo = torch.maximum(kept.min(dim=0).values - 2 * step, -bound)
-            hi = torch.minimum(kept.max(dim=0).values + 2 * step, bound)
+            lo, hi = kept.min(dim=0).values - 2 * step, kept.max(dim=0).values + 2 * step
+            if cover is not None:
+                mu, logvar = (t[b].to(lo) for t in cover)  # (2,) each
+                spread = 6 * losses.reparameterize(
+                    torch.zeros_like(mu), logvar, eps=torch.ones_like(mu)
+                )
+                lo, hi = torch.minimum(lo, mu - spread), torch.maximum(hi, mu + spread)
+            lo, hi = torch.maximum(lo, -bound), torch.minimum(hi, bound)
             g1, g2, codes = _square_grid(lo, hi, num_points)
             fine_z1.append(g1)
             fine_z2.append(g2)
@@ -230,6 +250,7 @@ def elbo_estimate(
     *,
     num_samples: int = 1000,
     likelihood: str = "bernoulli",
+    q: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The ELBO of each image, E_q[log p(x | z)] - KL(q(z | x) || N(0, I)), in nats.
@@ -242,6 +263,8 @@ def elbo_estimate(
         model: a VAE with ``encode`` and ``decode``.
         x: (B, C, H, W) images in [0, 1].
         num_samples: codes drawn per image.
+        q: (mu, logvar), each (B, D), a Gaussian to use instead of the encoder's (the one
+            ``fit_gaussian_posterior`` finds, say).
         generator: for repeatable draws (on the model's device).
 
     Returns:
@@ -250,7 +273,7 @@ def elbo_estimate(
     was_training = model.training
     model.eval()
     try:
-        mu, logvar = model.encode(x)  # (B, D)
+        mu, logvar = model.encode(x) if q is None else q  # (B, D) each
         batch, dim = mu.shape
         gen_device = generator.device if generator is not None else mu.device
         total = torch.zeros(batch, device=mu.device, dtype=mu.dtype)
@@ -270,3 +293,71 @@ def elbo_estimate(
     finally:
         model.train(was_training)
     return total / num_samples - losses.kl_divergence(mu, logvar, reduction="none")
+
+
+def fit_gaussian_posterior(
+    model,
+    x: torch.Tensor,
+    *,
+    num_steps: int = 300,
+    num_samples: int = 64,
+    lr: float = 0.05,
+    likelihood: str = "bernoulli",
+    start: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best diagonal Gaussian q(z | x) for each image on its own: its ELBO maximised.
+
+    Starts from the encoder's mu and logvar (or ``start``) and runs Adam on them alone (the
+    model's weights stay as they are), with ``num_samples`` reparameterised codes per image
+    and step. The ELBO this q reaches, against the encoder's, separates the two parts of the
+    gap to log p(x):
+    what no Gaussian can close (the posterior is not Gaussian) and what the encoder leaves
+    open by guessing q for every image with one network (Cremer, Li and Duvenaud, ICML 2018).
+
+    Args:
+        model: a VAE with ``encode`` and ``decode``.
+        x: (B, C, H, W) images in [0, 1].
+        num_steps: Adam steps.
+        num_samples: codes drawn per image and step.
+        lr: Adam's learning rate.
+        start: (mu, logvar), each (B, D), to start from instead of the encoder's: a Gaussian
+            matched to the true posterior's moments, say, when the encoder's guess is so far
+            off that the ELBO's gradient there says little.
+        generator: for repeatable draws (on the model's device).
+
+    Returns:
+        (mu, logvar), each (B, D), detached.
+    """
+    was_training = model.training
+    model.eval()
+    grads = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.no_grad():
+            mu0, logvar0 = model.encode(x) if start is None else start  # (B, D) each
+        mu = mu0.clone().requires_grad_(True)
+        logvar = logvar0.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+        batch, dim = mu.shape
+        gen_device = generator.device if generator is not None else mu.device
+        x_rep = x.unsqueeze(0).expand(num_samples, *x.shape).reshape(-1, *x.shape[1:])
+        for _ in range(num_steps):
+            eps = torch.randn(num_samples, batch, dim, generator=generator, device=gen_device)
+            z = losses.reparameterize(
+                mu.expand(num_samples, -1, -1), logvar.expand(num_samples, -1, -1), eps=eps.to(mu)
+            )  # (S, B, D)
+            x_logits = model.decode(z.reshape(-1, dim))  # (S * B, C, H, W)
+            recon = losses.reconstruction_nll(
+                x_logits, x_rep, likelihood=likelihood, reduction="none"
+            ).view(num_samples, batch)
+            loss = recon.mean(dim=0) + losses.kl_divergence(mu, logvar, reduction="none")  # (B,)
+            optimizer.zero_grad()
+            loss.sum().backward()  # the images are independent: one sum, separate gradients
+            optimizer.step()
+    finally:
+        for p, g in zip(model.parameters(), grads, strict=True):
+            p.requires_grad_(g)
+        model.train(was_training)
+    return mu.detach(), logvar.detach()

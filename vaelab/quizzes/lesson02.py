@@ -94,4 +94,39 @@ QUESTIONS = [
             },
         ],
     },
+    {
+        "id": "02.sigma_uncertainty",
+        "text": (
+            "A VAE's encoder gives each image a sigma, and tutorials say a VAE \"captures "
+            'uncertainty". Lesson 02 measures sigma on test digits, on the same digits with '
+            "noise or with their bottom half hidden, and on shapes the model never saw. What "
+            "does it find?"
+        ),
+        "options": [
+            "Sigma grows for every unusual input, so it is a reliable out-of-distribution alarm",
+            "Sigma grows when half the digit is hidden, but not for noisy digits, and the "
+            "never-seen shapes get a smaller sigma than the half-hidden digits",
+            "Sigma is the same for every input, since the prior is the same for every image",
+            "Sigma shrinks for every unusual input, because the KL term pulls it down",
+        ],
+        "correct": 1,
+        "explanations": [
+            "That is the claim the lesson tests, and it fails: noisy digits get no larger a "
+            "sigma than clean ones. The loss (negative ELBO) notices the noise; sigma does not.",
+            "Right: sigma says how spread the encoder's guess for a code is, and it widens when "
+            "the input is ambiguous in a way training has seen (less of the digit). Nothing "
+            "trained the encoder to widen it for inputs unlike its training data: it maps every "
+            "input to some mu and sigma.",
+            "Each image gets its own sigma, from the to_logvar head; the prior N(0, I) is the "
+            "same for all, but q(z|x) is not.",
+            "Hiding half the digit makes sigma grow. The KL term pulls each q(z|x) towards the "
+            "prior, whose sigma is 1: if anything it widens posteriors, it does not shrink them.",
+        ],
+        "claims": [
+            "02.sigma_grows_when_hidden",
+            "02.sigma_blind_to_noise",
+            "02.sigma_not_novelty",
+            "02.loss_flags_noise",
+        ],
+    },
 ]
