@@ -104,8 +104,8 @@ QUESTIONS = [
         ),
         "options": [
             "Sigma grows for every unusual input, so it is a reliable out-of-distribution alarm",
-            "Sigma grows when half the digit is hidden, but not for noisy digits, and the "
-            "never-seen shapes get a smaller sigma than the half-hidden digits",
+            "Sigma grows when half the digit is hidden, but not for noisy digits; for shapes it "
+            "never saw, it has no dependable answer",
             "Sigma is the same for every input, since the prior is the same for every image",
             "Sigma shrinks for every unusual input, because the KL term pulls it down",
         ],
@@ -116,7 +116,7 @@ QUESTIONS = [
             "Right: sigma says how spread the encoder's guess for a code is, and it widens when "
             "the input is ambiguous in a way training has seen (less of the digit). Nothing "
             "trained the encoder to widen it for inputs unlike its training data: it maps every "
-            "input to some mu and sigma.",
+            "input to some mu and sigma, and for the shapes that sigma depends on the model.",
             "Each image gets its own sigma, from the to_logvar head; the prior N(0, I) is the "
             "same for all, but q(z|x) is not.",
             "Hiding half the digit makes sigma grow. The KL term pulls each q(z|x) towards the "
@@ -125,7 +125,6 @@ QUESTIONS = [
         "claims": [
             "02.sigma_grows_when_hidden",
             "02.sigma_blind_to_noise",
-            "02.sigma_not_novelty",
             "02.loss_flags_noise",
         ],
     },
