@@ -191,8 +191,9 @@ def grid_posterior(
         likelihood: "bernoulli" or "gaussian", as the model was trained.
         tail: how many nats below its peak p(x, z) may fall inside the second grid.
         cover: (mu, logvar), each (B, 2): a Gaussian q(z | x) per image whose bulk (6 sigma
-            either side of mu) the second grid covers too, so that ``kl_from`` can weigh
-            q's mass even where the encoder placed it far from the posterior.
+            either side of mu) the second grid covers too, beyond ``limit`` if need be, so
+            that ``kl_from`` weighs all of q's mass, even where the encoder placed it far from
+            the posterior.
         chunk_size: codes decoded at once.
 
     Returns:
@@ -220,14 +221,14 @@ def grid_posterior(
         fine_z1, fine_z2, fine = [], [], []
         for b in range(len(x)):
             kept = z[coarse[b] >= coarse[b].max() - tail]  # (K, 2) codes near the mass
-            lo, hi = kept.min(dim=0).values - 2 * step, kept.max(dim=0).values + 2 * step
-            if cover is not None:
+            lo = torch.maximum(kept.min(dim=0).values - 2 * step, -bound)
+            hi = torch.minimum(kept.max(dim=0).values + 2 * step, bound)
+            if cover is not None:  # q's bulk, even beyond the first grid's square
                 mu, logvar = (t[b].to(lo) for t in cover)  # (2,) each
                 spread = 6 * losses.reparameterize(
                     torch.zeros_like(mu), logvar, eps=torch.ones_like(mu)
                 )
                 lo, hi = torch.minimum(lo, mu - spread), torch.maximum(hi, mu + spread)
-            lo, hi = torch.maximum(lo, -bound), torch.minimum(hi, bound)
             g1, g2, codes = _square_grid(lo, hi, num_points)
             fine_z1.append(g1)
             fine_z2.append(g2)

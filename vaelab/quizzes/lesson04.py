@@ -144,7 +144,7 @@ QUESTIONS = [
             "is beta = 784, the slip of section 5.)",
             "Right: written over one denominator, the loss is (sum of squared errors + 392 * "
             "KL) / 784. Lesson 04 trains it: the KL ends near zero with no active unit, and the "
-            "reconstructions' ink still matches the inputs' within 10%. Sum over pixels and "
+            "reconstructions' ink still matches the inputs' within 15%. Sum over pixels and "
             "latent dimensions, average over images, and choose beta on purpose.",
             "The other way round: the KL term dominates, and it pushes every q(z|x) onto the "
             "prior, so the decoder cannot tell the images apart, let alone memorise them.",
