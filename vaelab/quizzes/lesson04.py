@@ -111,7 +111,8 @@ QUESTIONS = [
             "does not involve the decoder at all.",
             "Right: nothing ties q(z|x) to the prior any more. Noise only hurts the "
             "reconstruction, so the encoder makes sigma tiny and places the codes wherever it "
-            "likes. Reconstructions stay good; generation from the prior fails.",
+            "likes. Reconstructions stay good, but codes drawn from the prior land where the "
+            "decoder was never trained (lesson 05 samples from such a model).",
             "Reconstruction is all this loss optimises, so reconstructions stay as good or "
             "get better; what is lost is the structure that makes prior samples meaningful.",
         ],
