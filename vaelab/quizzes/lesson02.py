@@ -111,7 +111,7 @@ QUESTIONS = [
             "does a small gap tell you?"
         ),
         "options": [
-            "It is the noise the encoder adds to the codes, which gives \"variational\" its "
+            'It is the noise the encoder adds to the codes, which gives "variational" its '
             "name; a small gap means sigma is small",
             "It is KL(q(z|x) || p(z|x)), the distance from the encoder's Gaussian to the true "
             "posterior; a small gap can hide a posterior that is not Gaussian, because this KL "
@@ -122,7 +122,7 @@ QUESTIONS = [
         ],
         "correct": 1,
         "explanations": [
-            "The encoder's sigma is part of q, not the gap. \"Variational\" comes from "
+            'The encoder\'s sigma is part of q, not the gap. "Variational" comes from '
             "choosing q by optimisation over a family of distributions (here the diagonal "
             "Gaussians), as the calculus of variations optimises over functions.",
             "Right: log p(x) - ELBO = KL(q(z|x) || p(z|x)), which the lesson checks by summing "
