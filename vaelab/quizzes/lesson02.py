@@ -86,8 +86,9 @@ QUESTIONS = [
         ],
         "correct": 1,
         "explanations": [
-            "That is the claim the lesson tests, and it fails: noisy digits get no larger a "
-            "sigma than clean ones. The loss (negative ELBO) notices the noise; sigma does not.",
+            "That is the claim the lesson tests, and in the full run it fails: noisy digits get "
+            "no larger a sigma than clean ones. The loss (negative ELBO) notices the noise; "
+            "sigma does not.",
             "Right: sigma says how spread the encoder's guess for a code is, and it widens when "
             "the input is ambiguous in a way training has seen (less of the digit). Nothing "
             "trained the encoder to widen it for inputs unlike its training data: it maps every "
