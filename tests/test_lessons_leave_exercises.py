@@ -337,7 +337,8 @@ class Found:
 
 
 def expressions(source: str, *, substitute: bool) -> list[Found]:
-    """The value of every statement of ``source``, in order, after normalisation."""
+    """The value of every statement (and the condition of every ``if`` and ``while``) of
+    ``source``, in order, after normalisation."""
     module = ast.parse(source)
     lines = source.splitlines()
     norm = Normaliser(substitute=substitute)
@@ -356,6 +357,8 @@ def expressions(source: str, *, substitute: bool) -> list[Found]:
                 value = stmt.value
             elif isinstance(stmt, (ast.Return, ast.Expr)):
                 value = stmt.value
+            elif isinstance(stmt, (ast.If, ast.While)):  # a condition computes too
+                value = stmt.test
             if value is not None:
                 if isinstance(stmt, ast.AugAssign):
                     tree = norm.expr(ast.BinOp(stmt.target, stmt.op, value))
@@ -548,6 +551,7 @@ def test_the_section_2_cell_of_lesson_04_as_it_was_is_caught():
         "kl = -0.5 * (1 + logvar - mu**2 - torch.exp(logvar)).sum(dim=-1)",
         "z = mu + eps * torch.exp(0.5 * logvar)",
         "p = F.binary_cross_entropy_with_logits(a, b, reduction='none')\nr = p.flatten(1).sum(1)",
+        "while (scores > t).sum() <= fpr * n + 1e-9:\n    t = t - 1",  # a condition
     ],
 )
 def test_other_spellings_of_a_solution_are_caught(source):
