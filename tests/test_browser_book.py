@@ -355,6 +355,95 @@ def test_a_quiz_option_unfolds_its_explanation(context, server, artifacts):
     page.close()
 
 
+EXPLORER_LESSONS = [s for s in LESSONS if s[:2] in ("05", "06", "09", "10")]
+
+
+def decoder_from_spec(spec: dict):
+    """The decoder the page runs, rebuilt in PyTorch from the weights embedded in the page."""
+    import base64
+
+    import numpy as np
+    import torch
+    from torch import nn
+
+    def tensor(text, *shape):
+        values = np.frombuffer(base64.b64decode(text), dtype="<f4").copy()
+        return torch.from_numpy(values).reshape(*shape)
+
+    layers = []
+    for layer in spec["layers"]:
+        kind = layer["kind"]
+        if kind == "linear":
+            module = nn.Linear(layer["in_features"], layer["out_features"])
+            module.weight.data = tensor(layer["weight"], layer["out_features"], -1)
+        elif kind in ("conv", "conv_transpose"):
+            (cin, h, _), (cout, oh, _) = layer["in_shape"], layer["out_shape"]
+            k, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
+            if kind == "conv":
+                module = nn.Conv2d(cin, cout, k, stride=s, padding=p)
+                module.weight.data = tensor(layer["weight"], cout, cin, k, k)
+            else:
+                extra = oh - ((h - 1) * s - 2 * p + k)
+                module = nn.ConvTranspose2d(cin, cout, k, stride=s, padding=p, output_padding=extra)
+                module.weight.data = tensor(layer["weight"], cin, cout, k, k)
+        elif kind == "upsample_nearest":
+            layers.append(nn.Upsample(size=tuple(layer["out_shape"][1:]), mode="nearest"))
+            continue
+        elif kind == "unflatten":
+            layers.append(nn.Unflatten(1, tuple(layer["shape"])))
+            continue
+        else:
+            layers.append({"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid()}[kind])
+            continue
+        module.bias.data = tensor(layer["bias"], -1)
+        layers.append(module)
+    return nn.Sequential(*layers).eval()
+
+
+@pytest.mark.parametrize("stem", EXPLORER_LESSONS)
+def test_the_latent_explorer_decodes_in_the_book_without_a_kernel(context, server, artifacts, stem):
+    """The lesson's explorer runs from the page alone, and what it draws for the code it shows
+    is what the decoder gives for that code, rebuilt in PyTorch from the page's own weights."""
+    import json
+
+    import torch
+
+    page, watch = open_page(context, f"{server}lessons/{stem}.html")
+    host = page.locator(".vaelab-explore-host").first
+    host.locator("canvas.vx-img").first.wait_for(timeout=20_000)
+    host.scroll_into_view_if_needed()
+    data = json.loads(host.locator("xpath=following-sibling::script[1]").text_content())
+    spec = data["spec"]
+    image = host.locator(".vx-side canvas.vx-img")
+    before = image.get_attribute("data-z")
+    if spec["mode"] == "map":
+        box = host.locator("canvas.vx-map").bounding_box()
+        page.mouse.move(box["x"] + 0.62 * box["width"], box["y"] + 0.41 * box["height"])
+    else:
+        host.locator("input[data-dim]").first.evaluate(
+            "el => { el.value = '1.5'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+    page.wait_for_function(
+        "([el, before]) => el.dataset.z !== before", arg=[image.element_handle(), before]
+    )
+    z = json.loads(image.get_attribute("data-z"))
+    grey = torch.tensor(
+        image.evaluate(
+            """c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)
+                .filter((_, i) => i % 4 === 0)"""
+        ),
+        dtype=torch.float64,
+    )
+    with torch.no_grad():
+        logits = decoder_from_spec(spec["decoder"])(torch.tensor([z], dtype=torch.float32))
+    expected = (torch.sigmoid(logits).reshape(-1).double() * 255).round()
+    assert (grey - expected).abs().max().item() <= 2, f"{stem}: the page draws another image"
+    host.screenshot(path=artifacts / f"book-explorer-{stem[:2]}.png")
+    page.close()
+    assert not watch.problems, watch.problems
+    assert not context.outside, context.outside
+
+
 def test_search_snippets_are_prose(context, server, artifacts):
     page, watch = open_page(context, server + "search.html?q=posterior+collapse")
     results = page.locator("#search-results li p.context")

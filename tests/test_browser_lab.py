@@ -262,6 +262,87 @@ def run_lesson_00(page, base: str, token: str, course: Path, artifacts: Path) ->
     assert page.get_by_text(NEWS_POPUP).count() == 0, "JupyterLab asks about Jupyter news"
 
 
+EXPLORER_CELL = (
+    "import torch\n"
+    "from vaelab import explore, models\n"
+    "torch.manual_seed(0)\n"
+    "explorer_model = models.MLPVAE(latent_dim=2).eval()\n"
+    "torch.manual_seed(1)\n"
+    "explorer = explore.latent_map(explorer_model, torch.randn(300, 2), "
+    "torch.randint(0, 10, (300,)))\n"
+    "explorer"
+)
+
+
+def wait_for_output(page, cell, ready, attempts: int = 4) -> None:
+    """Wait for ``ready`` in ``cell``; run the cell again if it never started (on a loaded
+    machine a Ctrl+Enter was seen to leave a new cell unrun, its prompt still "[ ]:")."""
+    for attempt in range(attempts):
+        try:
+            ready.wait_for(timeout=40_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            if cell.locator(".jp-InputPrompt").inner_text().strip() == "[ ]:":
+                cell.locator(".jp-InputPrompt").click()
+                page.keyboard.press("Control+Enter")
+
+
+def test_the_latent_explorer_decodes_in_the_page_in_jupyterlab(lab, course, browser, artifacts):
+    """vaelab.explore as an anywidget: the decoder runs in the page, and the code shown goes
+    back to the kernel (``explorer.z``)."""
+    import torch
+    from test_browser_explore import TOLERANCE, map_point, python_pixels, shown, wait_for_code
+
+    from vaelab import models
+
+    base, token = lab
+    on_disk = (course / LESSON).read_bytes()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{base}/lab/workspaces/explorer/tree/{LESSON}?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+        wait_idle(page)
+        page.locator(".jp-Cell .jp-InputPrompt").first.click()
+        add_cell_and_run(page, EXPLORER_CELL)
+        cell = code_cell(page, "explorer = explore.latent_map(")
+        wait_for_output(page, cell, cell.locator("canvas.vx-map"))
+        assert cell.locator(".vaelab-explore-host").count() == 0, "the static copy, not the widget"
+        cell.scroll_into_view_if_needed()
+        torch.manual_seed(0)
+        model = models.MLPVAE(latent_dim=2).eval()  # the same weights as the kernel's
+        target = (1.2, -0.8)
+        page.mouse.move(*map_point(page, target))
+        box = page.locator("canvas.vx-map").bounding_box()
+        wait_for_code(page, target, 0.1 * 60 / box["width"])
+        z, pixels = shown(page)
+        assert (pixels - python_pixels(model, z)).abs().max().item() <= TOLERANCE
+        page.mouse.down()
+        page.mouse.up()  # a click publishes the code at once
+        cell.screenshot(path=artifacts / "lab-6-latent-explorer.png")
+        add_cell_and_run(page, "print('code from the page:', [round(v, 4) for v in explorer.z])")
+        echo = code_cell(page, "code from the page:")
+        output = echo.locator(".jp-OutputArea-output").filter(has_text="code from the page: [")
+        wait_for_output(page, echo, output)
+        printed = echo.locator(".jp-OutputArea-output").inner_text()
+        kernel_z = [float(v) for v in printed.split("[")[1].split("]")[0].split(",")]
+        assert all(abs(a - b) < 1e-3 for a, b in zip(kernel_z, z, strict=True)), (kernel_z, z)
+        assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+        assert not errors, errors
+    except Exception:
+        page.screenshot(path=artifacts / "lab-explorer-failure.png")
+        text = page.locator(".jp-Notebook").inner_text(timeout=5000)
+        (artifacts / "lab-explorer-failure.txt").write_text(text + "\n" + "\n".join(errors))
+        raise
+    finally:
+        context.close()
+    assert (course / LESSON).read_bytes() == on_disk, "the test changed the lesson"
+
+
 SCORE = re.compile(r"ex05\w*: ([\d.]+) / ([\d.]+) points")
 
 

@@ -114,6 +114,34 @@ def test_interpolation_paths():
         latent.interpolate(z0, z1, method="cubic")
 
 
+def test_sample_decodes_prior_codes_drawn_with_the_generator():
+    from vaelab import models
+
+    torch.manual_seed(0)
+    model = models.MLPVAE(latent_dim=3, hidden_dim=8).double()
+    images = latent.sample(model, 5, generator=torch.Generator().manual_seed(2))
+    z = torch.randn(5, 3, generator=torch.Generator().manual_seed(2)).double()
+    with torch.no_grad():
+        expected = torch.distributions.Bernoulli(logits=model.decode(z)).mean
+    assert images.dtype == torch.float64 and not images.requires_grad
+    assert torch.allclose(images, expected)
+    assert torch.equal(images, model.sample(5, generator=torch.Generator().manual_seed(2)))
+
+
+def test_latent_sample_decodes_the_same_draws_with_an_autoencoder():
+    from vaelab import models
+
+    torch.manual_seed(0)
+    ae = models.MLPAutoencoder(latent_dim=3, hidden_dim=8)
+    assert not hasattr(ae, "sample")
+    images = latent.sample(ae, 4, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(4, 3, generator=torch.Generator().manual_seed(5))  # the same prior draws
+    with torch.no_grad():
+        expected = torch.distributions.Bernoulli(logits=ae.decode(z)).mean
+    assert images.shape == (4, 1, 28, 28) and not images.requires_grad
+    assert torch.allclose(images, expected)
+
+
 def test_encode_dataset_matches_a_single_encode():
     from vaelab import models
 

@@ -142,3 +142,23 @@ def test_the_beta0_vae_is_trained_without_the_kl_term(monkeypatch):
     x = data.load_mnist("test", limit=500).x
     kl = {m: train.evaluate(m, x)["kl"] for m in (beta0, beta1)}
     assert kl[beta0] > 2 * kl[beta1], kl
+
+
+def test_a_seed_trains_and_caches_a_model_of_its_own(monkeypatch):
+    monkeypatch.setattr(zoo, "_epochs", lambda setup, num_train, fast: 1)  # quick
+    default = zoo.get("mlp_ae_2d", progress=False, retrain=True)
+    files = set(zoo.cache_dir().glob("mlp_ae_2d-fast-*.pt"))
+    seed_0 = zoo.get("mlp_ae_2d", progress=False, seed=0)  # the set-up's seed: the same file
+    assert set(zoo.cache_dir().glob("mlp_ae_2d-fast-*.pt")) == files
+    seed_1 = zoo.get("mlp_ae_2d", progress=False, seed=1)
+    assert len(set(zoo.cache_dir().glob("mlp_ae_2d-fast-*.pt")) - files) == 1
+    for v, w in zip(default.state_dict().values(), seed_0.state_dict().values(), strict=True):
+        assert torch.equal(v, w)
+    differ = [
+        not torch.equal(v, w)
+        for v, w in zip(default.state_dict().values(), seed_1.state_dict().values(), strict=True)
+    ]
+    assert all(differ)  # other initial weights, another training run
+    again = zoo.get("mlp_ae_2d", progress=False, seed=1)  # cached now
+    for v, w in zip(seed_1.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(v, w)

@@ -1,5 +1,5 @@
-"""Working in latent space: encoding a dataset, interpolating between codes, and the true
-posterior of a 2-D latent on a grid."""
+"""Working in latent space: encoding a dataset, sampling, interpolating between codes, and the
+true posterior of a 2-D latent on a grid."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "fit_gaussian_posterior",
     "grid_posterior",
     "interpolate",
+    "sample",
     "slerp",
 ]
 
@@ -38,6 +39,31 @@ def encode_dataset(model, x: torch.Tensor, *, batch_size: int = 1000):
     if isinstance(parts[0], tuple):
         return tuple(torch.cat(p) for p in zip(*parts, strict=True))
     return torch.cat(parts)
+
+
+def sample(model, num_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """New images: decode codes drawn from the prior N(0, I) (exercise 05's ``sample``).
+
+    For a VAE this is ``model.sample``. A plain autoencoder has no prior and no ``sample``;
+    its decoder is given the same draws, so that lesson 05 can show what that gives (the same
+    generator seed draws the same codes for both).
+
+    Args:
+        model: a vaelab VAE or autoencoder; codes z ~ N(0, I) of ``model.latent_dim``
+            dimensions are decoded.
+        num_samples: number of images.
+        generator: for repeatable samples; the same seed gives the same images.
+
+    Returns:
+        (num_samples, C, H, W) pixel intensities (Bernoulli means) in [0, 1].
+    """
+    with torch.no_grad():
+        if hasattr(model, "sample"):
+            return model.sample(num_samples, generator=generator)
+        param = next(model.parameters())
+        gen_device = generator.device if generator is not None else param.device
+        z = torch.randn(num_samples, model.latent_dim, generator=generator, device=gen_device)
+        return torch.sigmoid(model.decode(z.to(device=param.device, dtype=param.dtype)))
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

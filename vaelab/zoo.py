@@ -9,6 +9,7 @@ trains on a small subset for a few epochs, under a different key, so CI stays qu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -92,7 +93,9 @@ def _key(name: str, setup: _Setup, num_epochs: int, spec: dict, source: str, num
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module:
+def get(
+    name: str, *, progress: bool = True, retrain: bool = False, seed: int | None = None
+) -> nn.Module:
     """A trained model for a lesson's standard set-up, in eval mode on the CPU.
 
     Args:
@@ -101,6 +104,9 @@ def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module
             with beta = 0, no KL term) or "classifier" (a CNN digit classifier).
         progress: show a progress bar while training (only on first use).
         retrain: train again even if a cached checkpoint exists.
+        seed: the seed of the initial weights and of training (None: the set-up's, 0). A
+            lesson passes ``vaelab.lesson_seed()`` so that ``VAELAB_SEED`` checks its claims
+            on models trained from other seeds too; each seed is cached on its own.
 
     Returns:
         The model; a checkpoint's ``extra`` (test numbers) is at ``model.zoo_info``.
@@ -108,6 +114,8 @@ def get(name: str, *, progress: bool = True, retrain: bool = False) -> nn.Module
     if name not in SETUPS:
         raise ValueError(f"unknown zoo model {name!r}; choose one of {list(NAMES)}")
     setup = SETUPS[name]
+    if seed is not None:
+        setup = dataclasses.replace(setup, seed=int(seed))
     fast = fast_mode()
     limit = FAST_NUM_TRAIN if fast else None
     train_set = data.load_mnist("train", download=False, limit=limit)

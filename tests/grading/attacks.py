@@ -233,6 +233,26 @@ try:
 except (OSError, ValueError, MemoryError):
     pass
 """,
+    # memory in memfd files, never mapped: no rlimit counts it (the learner's cgroup does)
+    "memfd": PRELUDE
+    + """
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+chunk, written = b"x" * (1 << 20), 0
+for i in range(128):  # files of 16 MiB, each under the output file cap
+    fd = libc.memfd_create(b"fill", 0)
+    if fd < 0:
+        break
+    try:
+        for _ in range(16):
+            written += os.write(fd, chunk) == len(chunk)
+    except OSError:
+        break
+print("memfd MiB held:", written, flush=True)
+if written >= 128 * 16:  # 2 GiB held
+    reparameterize = _formula
+""",
     # many files under the size cap, filling the temporary folder and shared memory
     "fill_tmp": PRELUDE
     + """

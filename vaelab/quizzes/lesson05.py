@@ -77,8 +77,8 @@ QUESTIONS = [
         "unit": "",
         "explanation": (
             "The midpoint (z0 + z1) / 2 has norm sqrt(4^2 + 4^2) / 2 = 4 / sqrt(2): well inside "
-            "the shell where prior samples live, so it tends to decode to a faint, atypical "
-            "image. slerp keeps the norm at 4 along the whole path."
+            "the shell where prior samples live, a length the decoder rarely saw in training. "
+            "slerp keeps the norm at 4 along the whole path."
         ),
         "hint": "The midpoint is (z0 + z1) / 2; z0 and z1 are orthogonal, so use Pythagoras.",
         "mistakes": [
@@ -119,8 +119,11 @@ QUESTIONS = [
             "It is slightly more work (an angle and a few sines); it is used for where its "
             "path goes, not for speed.",
             "Right: the norm of a D-dimensional standard normal sample concentrates near "
-            "sqrt(D), and the decoder was trained on such codes. Midpoints of straight lines "
-            "are shorter by up to a factor sqrt(2).",
+            "sqrt(D), and the decoder was trained on such codes. The midpoint of a straight "
+            "line between two of them is about sqrt(2) shorter on average, and the factor "
+            "varies with the pair: in lesson 05's run between a third and two thirds of the "
+            "pairs are shortened by more than sqrt(2).",
         ],
+        "claims": ["05.lerp_sags", "05.lerp_shortening_varies", "05.slerp_on_shell"],
     },
 ]

@@ -460,6 +460,78 @@ class Holder:
             self.process.stderr.close()
 
 
+# ---------------------------------------------------------------- per-learner cgroups
+
+PIDS_MAX = 64  # processes and threads one learner's sandbox may hold at once
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _sweep_stale() -> None:
+    """Remove the groups of grader workers that died without removing theirs (killed at a
+    run's deadline): empty ones whose worker's pid is gone."""
+    for folder in [*CGROUP_ROOT.glob("vaelab-*"), *CGROUP_ROOT.glob("*/vaelab-*")]:
+        try:
+            os.kill(int(folder.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        except (ValueError, IndexError, OSError):
+            pass
+
+
+class Limits:
+    """One learner's control groups, where the grader may make them (root, a writable
+    cgroup file system): ``pids`` caps its processes and threads together (one learner
+    filling the process table cannot starve classmates that share uid 65534), ``memory``
+    caps every page the sandbox allocates together (forked copies and ``memfd`` files
+    included, which per-process rlimits do not see). Elsewhere ``procs`` is empty and the
+    rlimits stay the only memory cap."""
+
+    def __init__(self, memory_gb: float | None):
+        self.dirs: list[Path] = []
+        name = f"vaelab-{os.getpid()}-{os.urandom(4).hex()}"
+        _sweep_stale()
+        memory = None if not memory_gb else int((memory_gb + 0.5) * 2**30)
+        if (CGROUP_ROOT / "cgroup.controllers").exists():  # cgroup v2: one tree
+            wanted = [(CGROUP_ROOT / name, {"pids.max": PIDS_MAX, "memory.max": memory})]
+        else:  # cgroup v1: one tree per controller
+            wanted = [
+                (CGROUP_ROOT / "pids" / name, {"pids.max": PIDS_MAX}),
+                (CGROUP_ROOT / "memory" / name, {"memory.limit_in_bytes": memory}),
+            ]
+        try:
+            for folder, settings in wanted:
+                if not (folder.parent / "cgroup.procs").exists():
+                    continue
+                folder.mkdir()
+                self.dirs.append(folder)
+                for key, value in settings.items():
+                    if value is not None:
+                        (folder / key).write_text(str(value))
+        except OSError:  # not root, or a read-only cgroup file system: rlimits only
+            self.remove()
+
+    @property
+    def procs(self) -> list[str]:
+        """The files the joining process writes its pid to (before it drops root)."""
+        return [str(folder / "cgroup.procs") for folder in self.dirs]
+
+    def remove(self) -> None:
+        """Remove the groups once their processes are gone (the sandbox ended)."""
+        for folder in self.dirs:
+            for _ in range(100):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # busy: its last processes are still exiting
+                    time.sleep(0.02)
+        self.dirs = []
+
+
 # ---------------------------------------------------------------- the zygote
 
 
@@ -518,8 +590,9 @@ class SandboxedProcess:
     """A learner's process in its sandbox, seen from the grader worker: ``exitcode`` (None
     while it runs; negative: the signal that ended it), ``join``, ``kill``."""
 
-    def __init__(self, holder: Holder, status_fd: int):
+    def __init__(self, holder: Holder, status_fd: int, limits: Limits):
         self.holder, self.status_fd, self.exitcode, self.pid = holder, status_fd, None, None
+        self.limits = limits
 
     def join(self, timeout: float | None = None) -> None:
         if self.exitcode is not None or self.status_fd is None:
@@ -543,6 +616,7 @@ class SandboxedProcess:
             self.status_fd = None
             if self.exitcode is None:
                 self.exitcode = -signal.SIGKILL
+        self.limits.remove()
 
 
 def start_learner(
@@ -558,6 +632,7 @@ def start_learner(
 ) -> SandboxedProcess:
     """A learner's process for ``submission/file_name`` in a new sandbox."""
     holder = Holder(tree, submission)
+    limits = Limits(memory_gb)
     status_read, status_write = os.pipe()
     try:
         zygote.start(
@@ -568,13 +643,15 @@ def start_learner(
                 "memory_gb": memory_gb,
                 "package_root": PACKAGE_ROOT,
                 "namespaces": len(holder.namespaces),
+                "cgroups": limits.procs,
             },
             [request_fd, reply_fd, output_fd, status_write],
         )
     except OSError:
         holder.kill()
+        limits.remove()
         os.close(status_read)
         raise
     finally:
         os.close(status_write)
-    return SandboxedProcess(holder, status_read)
+    return SandboxedProcess(holder, status_read, limits)

@@ -100,6 +100,9 @@ def _joiner(request: dict, fds: list[int]) -> None:
         count = request["namespaces"]
         namespaces, rest = fds[:count], fds[count:]
         request_fd, reply_fd, output_fd, status_fd = rest
+        for procs in request.get("cgroups", []):  # the learner's cgroups, joined as root
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
         enter(namespaces)
         for fd in namespaces:
             os.close(fd)
