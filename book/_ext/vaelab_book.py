@@ -206,7 +206,7 @@ def public_modules() -> list[str]:
 API_SECTIONS: list[tuple[str, list[str]]] = [
     (
         "The VAE and its training",
-        ["data", "models", "losses", "train", "latent", "plot", "schedules", "metrics"],
+        ["data", "models", "losses", "train", "latent", "explore", "plot", "schedules", "metrics"],
     ),
     ("Applications and beyond", ["anomaly", "conditional", "shapes", "disentangle", "priors"]),
     (
