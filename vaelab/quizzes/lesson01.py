@@ -30,16 +30,18 @@ QUESTIONS = [
     {
         "id": "01.latent_holes",
         "text": (
-            "You train an autoencoder with a 2-D latent, pick a random point inside the rectangle "
-            "that contains all the training codes, and decode it. The result often looks like no "
-            "digit at all. Why?"
+            "You decode points all over the rectangle that holds a 2-D autoencoder's codes, far "
+            "from any code too. Lesson 01 finds that its classifier reads most of these decodes "
+            "as digits, in the holes as well. Why is decoding random points still not a way to "
+            "generate MNIST?"
         ),
         "options": [
             "The decoder only works for codes that come from the current batch",
             "Two latent dimensions cannot represent digits",
-            "The point must be normalised to unit length before decoding",
-            "The decoder was only trained at the codes of training images; the gaps between "
-            "them were never asked to decode to anything sensible",
+            "Points far from every code always decode to noise, so most samples are wasted",
+            "Nothing in training says what the holes should hold or where codes should be "
+            "drawn: the decoder extrapolates there, and which digit comes out depends on where "
+            "a code lands",
         ],
         "correct": 3,
         "explanations": [
@@ -48,42 +50,47 @@ QUESTIONS = [
             "Reconstructions from 2-D codes are blurry but recognisable, so two dimensions "
             "can hold digits. The trouble is the space between the codes, and with more "
             "dimensions there is even more empty space.",
-            "An autoencoder's codes have no prescribed scale: normalising only moves the "
-            "point to another place the decoder may never have seen.",
+            "Lesson 01 measures the opposite for its autoencoder: in the holes the decoder "
+            "draws bold digits and blends, and the classifier reads most of them. They are "
+            "extrapolations nobody asked for, not noise, and nothing guarantees them.",
             "Right: the reconstruction loss only scores the decoder at the encoded training "
-            "images. The codes form clusters with holes between them, and what the decoder "
-            "makes of a hole is left to chance. The VAE trains the decoder on whole "
-            "neighbourhoods and pulls the codes towards a known prior, which fills the holes.",
+            "images. Elsewhere it extrapolates (into bold digits and blends here), and there is "
+            "no known distribution over codes to sample from: drawing from N(0, I) reaches only "
+            "part of the code cloud, so some digits come out far too often and others rarely. "
+            "The VAE trains the decoder on whole neighbourhoods and pulls the codes towards a "
+            "known prior.",
         ],
+        "claims": ["01.holes_still_digits", "01.prior_uneven"],
     },
     {
         "id": "01.recon_loss",
         "text": (
-            "The decoder returns x_logits (no sigmoid) and x holds pixel values in [0, 1]. Which "
-            "line computes the reconstruction loss that vaelab.losses.bernoulli_nll computes?"
+            "Your untrained autoencoder's reconstruction loss prints 0.69 per image, where "
+            "lesson 01's prints about 543 (784 log 2). The model and the images are fine. What "
+            "is the likeliest cause?"
         ),
         "options": [
-            "F.mse_loss(x_logits, x)",
-            "F.binary_cross_entropy_with_logits(torch.sigmoid(x_logits), x)",
-            "F.binary_cross_entropy(x_logits, x)",
-            "F.binary_cross_entropy_with_logits(x_logits, x, "
-            "reduction='none').flatten(1).sum(1).mean()",
+            "The sigmoid is applied twice",
+            "The binary cross-entropy is averaged over the pixels of each image instead of "
+            "added up",
+            "The images were not divided by 255",
+            "The loss is averaged over the batch instead of added up",
         ],
-        "correct": 3,
+        "correct": 1,
         "explanations": [
-            "This compares logits with pixel values, which live on different scales (a logit "
-            "of 5 is a probability of 0.99). A squared error is a Gaussian likelihood on "
-            "sigmoid(x_logits) ('gaussian' in vaelab), and the default mean over pixels also "
-            "shrinks the term 784 times.",
-            "This applies the sigmoid twice: the loss treats sigmoid(x_logits), a number in "
-            "(0, 1), as a logit, so the predicted probabilities stay between 0.5 and about "
-            "0.73 and a black pixel can never be predicted.",
-            "binary_cross_entropy expects probabilities in [0, 1]. Logits can be any real "
-            "number, so PyTorch raises an error; applying torch.sigmoid first would work but "
-            "is less stable than the with-logits version.",
-            "Right: BCE with logits applies the sigmoid inside, in a numerically stable way; "
-            "summing over the pixels gives one negative log-likelihood per image, in nats, "
-            "which is then averaged over the batch.",
+            "An untrained decoder's logits are near 0. Applied twice, the sigmoid turns them "
+            "into 0.5, read as a logit: the loss then predicts about 0.62 for every pixel and "
+            "pays more than log 2 for each paper pixel. The total per image is still hundreds "
+            "of nats, not below one.",
+            "Right: an untrained decoder predicts about 0.5 for every pixel and pays about "
+            "log 2 = 0.69 nats per pixel, 784 log 2 for the image. Averaging over the 784 pixels "
+            "reports one pixel's share. The negative log-likelihood of an image is the sum over "
+            "its pixels; lesson 04 shows what the average does to a VAE.",
+            "vaelab's models refuse such images, with the hint to divide by 255; and targets up "
+            "to 255 would make the cross-entropy far larger, not smaller.",
+            "Averaging over the batch is what lesson 01 does too: it gives nats per image. "
+            "Adding up a batch of 128 images would print a number 128 times larger.",
         ],
+        "claims": ["01.untrained_coin_toss"],
     },
 ]

@@ -79,7 +79,9 @@ QUESTIONS = [
             "score-function estimator weights f's value by the gradient of log q and has to "
             "average out a lot of noise, so it needs many more samples for the same accuracy.",
             "Both are unbiased; they differ in variance, that is, in how many samples a "
-            "useful gradient needs. Lesson 03 measures it.",
+            "useful gradient needs. Lesson 03 measures it: over a thousand times the pathwise "
+            "variance in 20 dimensions.",
         ],
+        "claims": ["03.both_unbiased", "03.gap_at_20"],
     },
 ]

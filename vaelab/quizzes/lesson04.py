@@ -68,28 +68,26 @@ QUESTIONS = [
     {
         "id": "04.kl_sign",
         "text": (
-            "mu and logvar have shape (B, D). Which line computes the closed-form "
-            "KL(q(z|x) || N(0, I)) of each image?"
+            "Your kl_divergence(mu, logvar) returns -3.2 nats for one image of a batch. What "
+            "does that tell you?"
         ),
         "options": [
-            "0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=1)",
-            "-0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp().sqrt(), dim=1)",
-            "-0.5 * torch.mean(1 + logvar - mu**2 - logvar.exp())",
-            "-0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=1)",
+            "Nothing alarming: the KL is negative when q(z|x) is narrower than the prior",
+            "That image's posterior is unusually far from the prior",
+            "Clip logvar to a safe range before computing the KL, and the value will be right",
+            "The function has a bug: KL(q || p) is never negative, and zero only when q = p",
         ],
         "correct": 3,
         "explanations": [
-            "The sign is flipped: this is minus the KL, never above zero. Minimising it "
-            "rewards posteriors far from the prior, and the loss falls without bound.",
-            "exp(logvar).sqrt() is sigma, but the formula needs the variance exp(logvar). "
-            "This version is no KL: it can go negative (logvar = 2 gives about -0.14 per "
-            "dimension).",
-            "A mean over the batch and the dimensions gives one number for the batch, D times "
-            "smaller than the sum over dimensions: next to a reconstruction summed over "
-            "pixels, the KL term is too weak.",
-            "Right: for each dimension 1/2 (mu^2 + sigma^2 - 1 - log sigma^2) with sigma^2 = "
-            "exp(logvar), summed over the D dimensions: one non-negative number per image, "
-            "zero only when q equals the prior.",
+            "A narrower q has a positive KL: its -log(sigma^2) term grows as sigma shrinks. No "
+            "q gives a negative KL from the prior, narrow, wide or shifted.",
+            "Far from the prior means a large positive KL. A negative number is not a distance "
+            "at all.",
+            "Every real logvar is a valid log-variance and gives a KL of zero or more; clipping "
+            "would hide the bug (a flipped sign, or sigma where the variance belongs), not fix it.",
+            "Right: the KL divergence of any q from p is at least zero (Gibbs' inequality), "
+            "with equality only when the two are the same distribution. Look for a flipped "
+            "sign, or for sigma used where the formula has the variance.",
         ],
     },
     {
@@ -107,13 +105,14 @@ QUESTIONS = [
         ],
         "correct": 2,
         "explanations": [
-            "Training runs smoothly, and the reconstruction loss even falls faster. The "
+            "Training runs smoothly: nothing in the loss breaks or becomes undefined. The "
             "failure shows only when you sample from the prior.",
             "The decoder's gradient comes entirely from the reconstruction term; the KL term "
             "does not involve the decoder at all.",
             "Right: nothing ties q(z|x) to the prior any more. Noise only hurts the "
             "reconstruction, so the encoder makes sigma tiny and places the codes wherever it "
-            "likes. Reconstructions stay good; generation from the prior fails.",
+            "likes. Reconstructions stay good, but codes drawn from the prior land where the "
+            "decoder was never trained (lesson 05 samples from such a model).",
             "Reconstruction is all this loss optimises, so reconstructions stay as good or "
             "get better; what is lost is the structure that makes prior samples meaningful.",
         ],
@@ -121,27 +120,36 @@ QUESTIONS = [
     {
         "id": "04.sum_vs_mean",
         "text": (
-            "You compute the reconstruction as F.binary_cross_entropy_with_logits(x_logits, x) "
-            "with the default reduction='mean' (averaged over every pixel in the batch) and add "
-            "the KL summed over latent dimensions and averaged over the batch. What goes wrong?"
+            "A widely copied VAE example averages the squared error over its 784 pixels and the "
+            "KL over its 2 latent dimensions, and checks its model by showing that the "
+            "reconstructions carry as much ink (the sum of the pixel values) as the inputs. What "
+            "does lesson 04's run of this loss find?"
         ),
         "options": [
-            "The KL term is ignored",
-            "Nothing: scaling a loss by a constant does not change its minimum",
-            "The reconstruction term is 784 times smaller than the per-image sum, so the KL "
-            "weighs 784 times more: blurry reconstructions and collapsed latent dimensions",
-            "The loss becomes negative",
+            "The model works: reconstructions with the right amount of ink are good ones",
+            "Averaging both terms keeps their balance: the loss is the summed one divided by a "
+            "constant, with the same optimum",
+            "The averages hide a KL weight of 784 / 2 = 392: the latent switches off, every "
+            "input gets the same average digit, and the ink check passes anyway",
+            "The squared error makes the KL term irrelevant, so the model memorises its "
+            "training images",
         ],
         "correct": 2,
         "explanations": [
-            "The other way round: the reconstruction term shrinks, so the KL dominates.",
-            "That is true for the whole loss, but here only one of the two terms is scaled, "
-            "which changes the balance between them and therefore the optimum.",
-            "Right: the ELBO's log-likelihood is a sum over the 28 * 28 = 784 pixels. "
-            "Averaging over pixels divides that term by 784 but leaves the KL alone, like "
-            "training with beta = 784. vaelab sums over pixels and averages over images.",
-            "BCE and KL are both non-negative, so the sum stays positive; the problem is "
-            "their relative weight, not the sign.",
+            "The check passes for the collapsed model and for plain blurred digits too: an "
+            "average digit has the average ink, and a blur moves ink without losing any. A "
+            "check that a broken model passes checks nothing.",
+            "That would be true if both terms were divided by the same number. The squared "
+            "error is divided by 784 and the KL by 2, so relative to the summed objective the KL "
+            "weighs 392 times more: a different optimum. (Averaging a BCE over the pixels alone "
+            "is beta = 784, the slip of section 5.)",
+            "Right: written over one denominator, the loss is (sum of squared errors + 392 * "
+            "KL) / 784. Lesson 04 trains it: the KL ends near zero with no active unit, and the "
+            "reconstructions' ink still matches the inputs' within 15%. Sum over pixels and "
+            "latent dimensions, average over images, and choose beta on purpose.",
+            "The other way round: the KL term dominates, and it pushes every q(z|x) onto the "
+            "prior, so the decoder cannot tell the images apart, let alone memorise them.",
         ],
+        "claims": ["04.keras_collapses", "04.pixel_sum_check_blind"],
     },
 ]
