@@ -28,8 +28,9 @@ QUESTIONS = [
             "from N(0, I) decodes codes from another distribution: the lesson's pitfall shows what "
             "that does to the log-likelihood.",
             "Nothing makes it lose: its parameters are trained on the same objective, and the "
-            "mismatch term it removes can only help the bound. In the lesson's 2-D VAE neither "
-            "learned prior moved the test log-likelihood by more than a few nats either way; "
+            "mismatch term it removes can only help the bound. In the lesson's full run (a 2-D "
+            "VAE) neither learned prior moved the test log-likelihood by more than a few nats "
+            "either way; "
             "Tomczak and Welling (2018) report clear gains with the VampPrior for larger latents "
             "and longer training.",
         ],
