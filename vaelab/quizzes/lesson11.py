@@ -27,8 +27,8 @@ QUESTIONS = [
             "towards N(0, I), and the decoder was trained on the codes that came of it. Drawing "
             "from N(0, I) decodes codes from another distribution: the lesson's pitfall shows what "
             "that does to the log-likelihood.",
-            "Nothing makes it lose: its parameters are trained on the same objective, and the "
-            "mismatch term it removes can only help the bound. In the lesson's full run (a 2-D "
+            "Its parameters are trained on the same objective as the rest of the model, so having "
+            "more of them does not cost likelihood by itself. In the lesson's full run (a 2-D "
             "VAE) neither learned prior moved the test log-likelihood by more than a few nats "
             "either way; "
             "Tomczak and Welling (2018) report clear gains with the VampPrior for larger latents "
