@@ -70,7 +70,7 @@ def main() -> int:
     code = grade.main(["--class", str(work / "class"), "--json", str(book)])
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
-    grade.class_summary(json.loads(book.read_text()))
+    grade.class_summary(grade.Gradebook.from_json(json.loads(book.read_text())))
     summary_ms = (time.perf_counter() - start) * 1000
     files = len(list((work / "class").rglob("*.py")))
     print(

@@ -74,8 +74,8 @@ def main() -> None:
             f"grade_class: {args.learners} learners x {len(exercises)} exercises",
             lambda: grade.grade_class(klass),
         )
-        full = sum(lr["points"] == lr["max_points"] for lr in book["learners"])
-        print(f"  {full} of {len(book['learners'])} learners with full marks")
+        full = sum(lr.points == lr.max_points for lr in book.learners)
+        print(f"  {full} of {len(book.learners)} learners with full marks")
         for ex in NAMES:
             path = Path(tmp, "one", f"{NAMES[ex]}.py")
             path.parent.mkdir(exist_ok=True)
@@ -83,7 +83,7 @@ def main() -> None:
             report = timed(
                 f"grade_paths, one file: {NAMES[ex]}", lambda p=path: grade.grade_paths([p])
             )
-            assert report["points"] == report["max_points"], grade.format_table(report)
+            assert report.points == report.max_points, grade.format_table(report)
 
 
 if __name__ == "__main__":

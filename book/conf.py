@@ -41,6 +41,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "vaelab_book",
+    "claims",  # _ext/claims.py: each checked sentence marked with the value its run measured
 ]
 exclude_patterns = ["_build", "_generated", "**/.ipynb_checkpoints", "README.md"]
 nitpicky = True  # every cross-reference must resolve (make book also passes -n)

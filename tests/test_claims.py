@@ -67,3 +67,34 @@ def test_report_lists_one_lessons_claims_with_the_book_data():
     data = bundle[claims.MIME_TYPE]
     assert [c["id"] for c in data["claims"]] == ["04.a"]
     assert "04.a" in bundle["text/html"] and "05.b" not in bundle["text/plain"]
+
+
+@pytest.mark.parametrize(
+    ("measured", "unit"), [("$\\beta$ = 4: 7 units", ""), ("7.3 nats", "$\\mathrm{dB}$")]
+)
+def test_the_measured_text_is_plain_text_the_book_can_show(measured, unit):
+    with pytest.raises(ValueError, match="plain text"):
+        if unit:
+            claims.above("07.psnr_gain", 1.2, 1.0, unit=unit)
+        else:
+            claims.hold("09.units", True, measured=measured)
+
+
+def test_the_report_data_is_json_even_for_a_nan():
+    import json
+
+    with pytest.raises(claims.ClaimFailed):
+        claims.above("07.nan", float("nan"), 0.0)
+    data = claims.report(7)._repr_mimebundle_()[claims.MIME_TYPE]
+    assert json.loads(json.dumps(data, allow_nan=False))["claims"][0]["margin"] is None
+
+
+def test_the_comment_pattern_reads_the_id():
+    text = "The KL rises.<!-- claim: 04.kl_rises --> Then <!--claim:04.b-->."
+    assert [m.group("id") for m in claims.COMMENT.finditer(text)] == ["04.kl_rises", "04.b"]
+
+
+def test_a_comparison_can_say_what_it_measured():
+    claim = claims.below("00.grey", 0.157, 0.25, what="largest distance from 0.5")
+    assert claim.measured == "largest distance from 0.5: 0.157 (must be below 0.25)"
+    assert claims.above("07.gain", 1.4, 1.0, unit="dB").measured == "1.4 dB (must be above 1 dB)"

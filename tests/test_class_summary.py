@@ -14,7 +14,8 @@ from grading.mutants import MUTANTS
 from grading.solutions import NAMES, source
 
 from vaelab import grade
-from vaelab.grading import gradescope, summary
+from vaelab.grading.output import gradescope, summary
+from vaelab.grading.records import Report
 
 REPO = Path(__file__).resolve().parent.parent
 VALUES = "values with a given eps: z = mu + sigma * eps"
@@ -94,7 +95,7 @@ def test_summarize_counts_groups_by_pattern_and_sorts_by_failures():
 
 
 def test_follow_on_feedback_starts_as_the_summary_expects():
-    from vaelab.grading.toolkit import Mistake, needs_working
+    from vaelab.grading.checks.toolkit import Mistake, needs_working
 
     with pytest.raises(Mistake) as raised:
         needs_working(False, "kl_divergence")
@@ -191,7 +192,7 @@ def test_class_summary_from_the_gradebook_and_from_gradescope_results(tmp_path, 
     book = json.loads(out.read_text())
     downloads = tmp_path / "gradescope"
     for learner in book["learners"]:
-        report = {"exercises": learner["exercises"]}
+        report = Report.from_json({"exercises": learner["exercises"]})
         results = gradescope.results_json(report, visibility="after_due_date")
         gradescope.write_results(
             results, downloads / f"submission_{learner['learner']}" / "results.json"
@@ -228,7 +229,7 @@ def _metadata(book: dict) -> str:
 
     export = {}
     for i, learner in enumerate(book["learners"]):
-        results = gradescope.results_json({"exercises": learner["exercises"]})
+        results = gradescope.results_json(Report.from_json({"exercises": learner["exercises"]}))
         export[f"submission_{1000 + i}"] = {
             ":submitters": [{":name": learner["learner"], ":sid": str(1000 + i)}],
             ":created_at": "2026-11-30 10:00:00.000000000 -08:00",

@@ -1,8 +1,8 @@
 """Exercise 10 without the grader: the stub, the reference solution against independent
 oracles, and every known mistake in tests/grading/mutants.py caught by the property it breaks.
 
-The grader's checks (vaelab/grading/ex10.py) compare with vaelab's reference; these tests hold
-the solution and the known mistakes to torch.distributions and brute force instead.
+The grader's checks (vaelab/grading/checks/ex10.py) compare with vaelab's reference; these tests
+hold the solution and the known mistakes to torch.distributions and brute force instead.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ forkserver is started once for the whole test session.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from grading.mutants import MUTANTS, NEW_CHECKS
 from grading.solutions import NAMES, source
 
 from vaelab import grade
-from vaelab.grading import runner as core
+from vaelab.grading.checks import checks_for, hints_for, protected_for
+from vaelab.grading.runtime import runner as core
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
@@ -35,9 +37,9 @@ def _module(text: str) -> types.ModuleType:
     return module
 
 
-def _grade_in_process(exercise: str, text: str) -> list[dict]:
+def _grade_in_process(exercise: str, text: str) -> list:
     module = _module(text)
-    return [core.run_check(item, module) for item in core.checks_for(exercise)]
+    return [core.run_check(item, module) for item in checks_for(exercise)]
 
 
 def _write_solutions(folder: Path, exercises=tuple(NAMES)) -> Path:
@@ -54,7 +56,7 @@ def test_every_exercise_has_a_stub_and_ten_points():
     assert set(grade.EXERCISES) == set(NAMES)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
-        assert sum(c.points for c in core.checks_for(exercise)) == pytest.approx(10)
+        assert sum(c.points for c in checks_for(exercise)) == pytest.approx(10)
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
@@ -63,10 +65,11 @@ def test_stub_scores_zero_and_reference_scores_full_in_process(exercise):
     stub = (EXERCISES / f"{NAMES[exercise]}.py").read_text()
     assert "NotImplementedError" in stub
     results = _grade_in_process(exercise, stub)
-    assert all(not r["passed"] and r["points"] == 0 for r in results)
-    assert all("not implemented yet" in r["feedback"] for r in results)
+    assert all(not r.passed and r.points == 0 for r in results)
+    assert all("not implemented yet" in r.feedback for r in results)
+    assert {r.status for r in results} == {grade.Status.NOT_STARTED}
     results = _grade_in_process(exercise, source(exercise))
-    assert [r for r in results if not r["passed"]] == []
+    assert [r for r in results if not r.passed] == []
 
 
 def test_grade_commands_work_without_an_activated_venv():
@@ -91,10 +94,10 @@ def test_grade_commands_work_without_an_activated_venv():
 )
 def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, feedback):
     results = _grade_in_process(exercise, source(exercise) + "\n\n" + mutant)
-    failed = [r for r in results if not r["passed"]]
+    failed = [r for r in results if not r.passed]
     assert failed, "the mutant passed every check"
-    assert sum(r["points"] for r in results) < sum(r["max_points"] for r in results)
-    texts = [r["feedback"] for r in failed]
+    assert sum(r.points for r in results) < sum(r.max_points for r in results)
+    texts = [r.feedback for r in failed]
     assert any(feedback in t for t in texts), texts
 
 
@@ -120,21 +123,21 @@ def test_each_new_check_catches_its_known_mistakes_with_their_own_feedback(exerc
     another check), with the feedback recorded for it; most have three or more."""
     names = NEW_CHECKS[(exercise, check)]
     assert len(names) >= 3 or check.startswith("anomaly_score"), names
-    assert check in {c.name for c in core.checks_for(exercise)}, check
+    assert check in {c.name for c in checks_for(exercise)}, check
     for name in names:
         mutant_exercise, text = _mutant(name)
         assert mutant_exercise == exercise, name
         feedback = next(f for _, n, _, f in MUTANTS if n == name)
         result = _by_name(_grade_in_process(exercise, text))[check]
-        assert not result["passed"], (name, check)
-        assert not result["feedback"].startswith("first make"), (name, result["feedback"])
+        assert not result.passed, (name, check)
+        assert not result.feedback.startswith("first make"), (name, result.feedback)
         if name not in ("sample-uniform", "mi-zero-log-zero"):  # recorded for another check
-            assert feedback in result["feedback"], (name, result["feedback"])
+            assert feedback in result.feedback, (name, result.feedback)
 
 
 def test_every_exercise_has_hints_for_every_check():
     for exercise in grade.EXERCISES:
-        for item in core.checks_for(exercise):
+        for item in checks_for(exercise):
             assert item.hints, (exercise, item.name)
             assert all(len(h.split()) >= 6 for h in item.hints), (exercise, item.name)
 
@@ -142,16 +145,16 @@ def test_every_exercise_has_hints_for_every_check():
 def test_a_dependent_check_names_the_failing_function_first():
     results = _by_name(_grade_in_process(*_mutant("elbo-uses-wrong-kl")))
     kl = results["kl_divergence: closed form, one value per example, any (B, D) and dtype"]
-    assert "averaged over the latent dimensions" in kl["feedback"]  # its own mistake
+    assert "averaged over the latent dimensions" in kl.feedback  # its own mistake
     culprit = (
         "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first."
     )
     for name, result in results.items():
         if name.startswith("negative_elbo"):
-            assert result["feedback"] == culprit, (name, result["feedback"])
+            assert result.feedback == culprit, (name, result.feedback)
     # the same negative_elbo with a right kl_divergence passes: the culprit was the KL alone
     fixed = _mutant("elbo-uses-wrong-kl")[1].replace(".mean(dim=1)\n", ".sum(dim=1)\n")
-    assert all(r["passed"] for r in _grade_in_process("ex04", fixed))
+    assert all(r.passed for r in _grade_in_process("ex04", fixed))
 
 
 def test_float64_results_are_compared_at_float64_precision():
@@ -159,14 +162,14 @@ def test_float64_results_are_compared_at_float64_precision():
     keep float32's tolerance."""
     results = _by_name(_grade_in_process(*_mutant("interpolate-float32-t")))
     linear = results["interpolate, linear: evenly spaced, both ends included"]
-    assert linear["feedback"].startswith(
+    assert linear.feedback.startswith(
         "your path is right to float32 precision, but the codes are float64: build t with "
         "dtype=z0.dtype"
     )
     sigma = _by_name(_grade_in_process(*_mutant("sigma-in-float32")))
     values = sigma["values with a given eps: z = mu + sigma * eps"]
-    assert "right only to float32 precision" in values["feedback"]
-    assert "(3, 2)" in values["feedback"]  # the float64 case; the float32 ones passed
+    assert "right only to float32 precision" in values.feedback
+    assert "(3, 2)" in values.feedback  # the float64 case; the float32 ones passed
 
 
 def _mutant(name: str) -> tuple[str, str]:
@@ -175,14 +178,14 @@ def _mutant(name: str) -> tuple[str, str]:
 
 
 def _by_name(results: list[dict]) -> dict[str, dict]:
-    return {r["name"]: r for r in results}
+    return {r.name: r for r in results}
 
 
 EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
 
 
 def test_ex03_points_per_check():
-    points = {c.name: c.points for c in core.checks_for("ex03")}
+    points = {c.name: c.points for c in checks_for("ex03")}
     assert points == {
         "any batch shape (B, D) and dtype, with eps given and without": 1,
         "values with a given eps: z = mu + sigma * eps": 2,
@@ -196,35 +199,35 @@ def test_ex03_points_per_check():
 @pytest.mark.parametrize("name", ["torch-normal", "distribution-sample"])
 def test_ex03_sampling_without_gradient_loses_three_points(name):
     results = _grade_in_process(*_mutant(name))
-    failed = [r for r in results if not r["passed"]]
-    assert [r["name"] for r in failed] == [EPS_NONE_GRADIENTS]
-    assert sum(r["points"] for r in results) == 7
-    assert "no gradient reaches `mu` and `logvar`" in failed[0]["feedback"]
+    failed = [r for r in results if not r.passed]
+    assert [r.name for r in failed] == [EPS_NONE_GRADIENTS]
+    assert sum(r.points for r in results) == 7
+    assert "no gradient reaches `mu` and `logvar`" in failed[0].feedback
 
 
 def test_ex03_eps_none_gradients_gated_like_given_eps_gradients():
     results = _by_name(_grade_in_process(*_mutant("missing-half")))
-    assert not results["values with a given eps: z = mu + sigma * eps"]["passed"]
+    assert not results["values with a given eps: z = mu + sigma * eps"].passed
     for name in ("gradients reach mu and logvar (given eps)", EPS_NONE_GRADIENTS):
-        assert not results[name]["passed"] and results[name]["points"] == 0
-        assert "first make `reparameterize` right" in results[name]["feedback"]
-    assert sum(r["points"] for r in results.values()) == 1  # only the shape check
+        assert not results[name].passed and results[name].points == 0
+        assert "first make `reparameterize` right" in results[name].feedback
+    assert sum(r.points for r in results.values()) == 1  # only the shape check
 
 
 def test_ex04_default_mean_bce_is_named():
     results = _by_name(_grade_in_process(*_mutant("elbo-bce-default-mean")))
     check = results["negative_elbo: BCE summed over pixels + KL, per example"]
-    assert not check["passed"] and check["points"] == 0
-    assert "averaged over all pixels and the whole batch" in check["feedback"]
-    assert "reduction='none'" in check["feedback"]
-    assert "sum over each image's pixels" in check["feedback"]
-    assert sum(r["points"] for r in results.values()) == 5  # the three KL checks only
+    assert not check.passed and check.points == 0
+    assert "averaged over all pixels and the whole batch" in check.feedback
+    assert "reduction='none'" in check.feedback
+    assert "sum over each image's pixels" in check.feedback
+    assert sum(r.points for r in results.values()) == 5  # the three KL checks only
 
 
 def test_feedback_never_shows_expected_arrays():
     results = _grade_in_process("ex03", source("ex03") + MUTANTS[0][2])
     for r in results:
-        assert "tensor(" not in r["feedback"]
+        assert "tensor(" not in r.feedback
 
 
 # ---------------------------------------------------------------- end to end, in the sandbox
@@ -233,25 +236,27 @@ def test_feedback_never_shows_expected_arrays():
 def test_stubs_score_zero_and_references_full_end_to_end(tmp_path):
     start = time.monotonic()
     stubs = grade.grade_paths([EXERCISES], timeout=30)
-    assert [e["exercise"] for e in stubs["exercises"]] == sorted(NAMES.values())
+    assert [e.exercise for e in stubs.exercises] == sorted(NAMES.values())
     total = 10 * len(NAMES)
-    assert stubs["points"] == 0 and stubs["max_points"] == total
-    assert all(e["error"] is None for e in stubs["exercises"])
+    assert stubs.points == 0 and stubs.max_points == total
+    assert all(e.error is None for e in stubs.exercises)
 
     refs = grade.grade_paths([_write_solutions(tmp_path / "refs")], timeout=30)
-    assert refs["points"] == refs["max_points"] == total, grade.format_table(refs)
+    assert refs.points == refs.max_points == total, grade.format_table(refs)
     assert f"Total: {total} / {total} points" in grade.format_table(refs)
 
     # untouched stubs: one summary line each in the table, every check in the report
     text = grade.format_table(stubs)
     assert len(text.splitlines()) == 1 + len(NAMES) + 1 + 1, text  # "Summary:", one per file
     assert "not implemented yet" not in text and "check" not in text
-    for entry in stubs["exercises"]:
-        assert f"{entry['exercise']}  " in text
-        assert len(entry["checks"]) == len(core.checks_for(entry["exercise"][:4]))
-        assert all("not implemented yet" in c["feedback"] for c in entry["checks"])
+    for entry in stubs.exercises:
+        assert f"{entry.exercise}  " in text
+        assert len(entry.checks) == len(checks_for(entry.exercise[:4]))
+        assert all("not implemented yet" in c.feedback for c in entry.checks)
+        assert entry.untouched and entry.status is grade.Status.NOT_STARTED
+        assert {c.status for c in entry.checks} == {grade.Status.NOT_STARTED}
     assert text.count(grade.NOT_STARTED) == len(NAMES)
-    one = {**stubs, "exercises": stubs["exercises"][2:3], "points": 0, "max_points": 10}
+    one = grade.Report(exercises=stubs.exercises[2:3])
     assert grade.format_table(one).splitlines() == [
         f"ex03_reparameterize: 0 / 10 points - {grade.NOT_STARTED}",
         "",
@@ -270,34 +275,34 @@ def test_hostile_submissions_are_reported_and_grading_completes(tmp_path):
     report = grade.grade_paths(paths, timeout=TIMEOUT)
     elapsed = time.monotonic() - start
     assert elapsed < 2 * TIMEOUT + 10  # the endless loop is stopped at the limit
-    by_folder = {Path(e["path"]).parent.name: e for e in report["exercises"]}
+    by_folder = {Path(e.path).parent.name: e for e in report.exercises}
     assert set(by_folder) == set(HOSTILE)
 
     loop = by_folder["loop"]
-    assert loop["points"] == 0 and "time limit of 5 s" in loop["error"]
-    assert loop["seconds"] < TIMEOUT + 3
-    assert "sys.exit(0)" in by_folder["exit0"]["error"]
+    assert loop.points == 0 and "time limit of 5 s" in loop.error
+    assert loop.seconds < TIMEOUT + 3
+    assert "sys.exit(0)" in by_folder["exit0"].error
     os_exit = by_folder["os_exit"]
-    assert "exit code 3" in os_exit["error"]
-    assert 0 < os_exit["points"] < os_exit["max_points"]  # checks before the exit keep points
-    assert "syntax error on line 1" in by_folder["syntax"]["error"]
-    assert "returned a list" in by_folder["returns_list"]["checks"][0]["feedback"]
-    assert "No module named 'does_not_exist'" in by_folder["import_error"]["error"]
-    assert "SIGSEGV" in by_folder["segfault"]["error"]
-    raises = by_folder["raises"]["checks"]
-    assert "raised ValueError: boom" in raises[0]["feedback"]
-    assert any("KeyboardInterrupt" in c["feedback"] for c in raises)
-    assert any("should be a function, but it is an int" in c["feedback"] for c in raises)
+    assert "exit code 3" in os_exit.error
+    assert 0 < os_exit.points < os_exit.max_points  # checks before the exit keep points
+    assert "syntax error on line 1" in by_folder["syntax"].error
+    assert "returned a list" in by_folder["returns_list"].checks[0].feedback
+    assert "No module named 'does_not_exist'" in by_folder["import_error"].error
+    assert "SIGSEGV" in by_folder["segfault"].error
+    raises = by_folder["raises"].checks
+    assert "raised ValueError: boom" in raises[0].feedback
+    assert any("KeyboardInterrupt" in c.feedback for c in raises)
+    assert any("should be a function, but it is an int" in c.feedback for c in raises)
 
     printer = by_folder["prints_10mb"]
-    assert printer["points"] == printer["max_points"]  # a huge print costs nothing...
-    assert len(printer["output"]) < 10_000  # ...and does not bloat the report
-    assert "not kept" in printer["output"] or "left out" in printer["output"]
-    assert json.dumps(report)  # still plain JSON
+    assert printer.points == printer.max_points  # a huge print costs nothing...
+    assert len(printer.output) < 10_000  # ...and does not bloat the report
+    assert "not kept" in printer.output or "left out" in printer.output
+    assert json.dumps(report.to_json())  # still plain JSON
 
     warned = by_folder["warnings"]
-    assert warned["points"] == warned["max_points"]  # warnings never cost points
-    assert "noise on stderr" in warned["output"]
+    assert warned.points == warned.max_points  # warnings never cost points
+    assert "noise on stderr" in warned.output
 
 
 # ---------------------------------------------------------------- the command line
@@ -317,18 +322,31 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
     assert summary[1].split() == ["ex03_reparameterize", "0", "/", "10", *grade.NOT_STARTED.split()]
     assert summary[2].split() == ["ex04_elbo", "10", "/", "10", "all", "checks", "pass"]
     report = json.loads(out.read_text())
-    assert {"points", "max_points", "exercises"} <= set(report)
+    assert {"points", "max_points", "exercises", "seed", "timeout"} <= set(report)
     assert (report["points"], report["max_points"]) == (10, 20)
     for entry in report["exercises"]:
-        assert {"exercise", "points", "max_points", "error", "checks"} <= set(entry)
+        assert {"exercise", "points", "max_points", "status", "error", "checks"} <= set(entry)
         assert entry["error"] is None
         for c in entry["checks"]:
-            assert set(c) == {"name", "points", "max_points", "passed", "feedback"}
+            assert set(c) == {
+                "id",
+                "name",
+                "status",
+                "points",
+                "max_points",
+                "passed",
+                "feedback",
+                "functions",
+            }
             assert isinstance(c["passed"], bool) and isinstance(c["feedback"], str)
     assert [e["exercise"] for e in report["exercises"]] == ["ex03_reparameterize", "ex04_elbo"]
-    stub = report["exercises"][0]  # ...but every check in the JSON report
-    assert len(stub["checks"]) == len(core.checks_for("ex03"))
+    stub, done = report["exercises"]  # ...but every check in the JSON report
+    assert len(stub["checks"]) == len(checks_for("ex03"))
     assert all("not implemented yet" in c["feedback"] for c in stub["checks"])
+    assert stub["status"] == "not started" and done["status"] == "passed"
+    assert {c["status"] for c in stub["checks"]} == {"not started"}
+    assert stub["checks"][1]["id"] == "ex03.reparameterize.values"
+    assert grade.Report.from_json(report).to_json() == report  # read back as records
 
 
 def test_partly_done_exercise_gets_its_table(tmp_path):
@@ -337,11 +355,21 @@ def test_partly_done_exercise_gets_its_table(tmp_path):
     text = partial + "\n\n" + "def negative_elbo" + stub.split("def negative_elbo")[1]
     (tmp_path / "ex04_elbo.py").write_text(text)
     report = grade.grade_paths([tmp_path], timeout=30)
-    assert not grade.untouched(report["exercises"][0])
+    entry = report.exercises[0]
+    assert not entry.untouched and entry.status is grade.Status.FAILED
     table = grade.format_table(report)
     assert "ex04_elbo: 5 / 10 points" in table
     assert "not implemented yet" in table  # the stubbed function's checks, in the table
     assert grade.NOT_STARTED not in table
+    statuses = {c.id: c.status for c in entry.checks}
+    kl = [s for key, s in statuses.items() if key.startswith("ex04.kl_divergence.")]
+    elbo = [s for key, s in statuses.items() if key.startswith("ex04.negative_elbo.")]
+    assert kl and set(kl) == {grade.Status.PASSED}
+    assert elbo and set(elbo) == {grade.Status.NOT_STARTED}  # not started, not failed
+    rows = [line for line in table.splitlines() if "negative_elbo" in line and "/" in line]
+    assert len(rows) == len(elbo) and all(" - " in row and " x " not in row for row in rows)
+    page = grade.html_table(report)
+    assert page.count("not started</span>") == len(elbo) and "failed</span>" not in page
 
 
 def test_cli_grades_the_current_folder_when_it_holds_exercises(tmp_path, monkeypatch, capsys):
@@ -382,22 +410,28 @@ def test_class_gradebook_csv_and_json(tmp_path, monkeypatch, capsys):
     assert learners["alice"]["points"] == 20 and learners["bob"]["points"] == 0
     bob_ex04 = learners["bob"]["exercises"][1]
     assert "no file" in bob_ex04["error"] and bob_ex04["max_points"] == 10
+    assert bob_ex04["status"] == "not started"
+    assert grade.Gradebook.from_json(book).to_json() == book  # read back as records
 
     rows = list(csv.DictReader((tmp_path / "gradebook.csv").open()))
     assert set(rows[0]) == {
         "learner",
         "exercise",
         "check",
+        "check_id",
+        "status",
         "points",
         "max_points",
         "passed",
         "feedback",
     }
-    checks = len(core.checks_for("ex03")) + len(core.checks_for("ex04"))
+    checks = len(checks_for("ex03")) + len(checks_for("ex04"))
     assert len(rows) == 2 * checks
     assert {
-        r["feedback"] for r in rows if r["learner"] == "bob" and r["exercise"] == "ex04_elbo"
-    } == {"not submitted"}
+        (r["feedback"], r["status"])
+        for r in rows
+        if r["learner"] == "bob" and r["exercise"] == "ex04_elbo"
+    } == {("not submitted", "not started")}
 
 
 def test_check_finds_the_exercise_from_a_notebook_folder(tmp_path, monkeypatch, capsys):
@@ -405,7 +439,7 @@ def test_check_finds_the_exercise_from_a_notebook_folder(tmp_path, monkeypatch, 
     _write_solutions(tmp_path / "exercises", ["ex07"])
     monkeypatch.chdir(tmp_path / "notebooks")
     report = grade.check("ex07")
-    assert report["points"] == report["max_points"] == 10
+    assert report.points == report.max_points == 10
     assert "ex07_evaluation: 10 / 10 points" in capsys.readouterr().out
     assert repr(report) == "<grade report ex07_evaluation: 10 / 10 points>"
     assert "<table>" in grade.html_table(report)
@@ -432,18 +466,18 @@ def test_memory_limit_fails_the_greedy_checks_with_feedback(tmp_path):
     limited = grade.grade_paths(
         [tmp_path / "ex03_reparameterize.py", tmp_path / "top"], timeout=30, memory_gb=0.25
     )
-    greedy, top = limited["exercises"]
-    assert greedy["error"] is None and greedy["points"] == 0  # graded, not killed
-    memory_feedback = [c["feedback"] for c in greedy["checks"] if "0.25 GiB" in c["feedback"]]
-    assert len(memory_feedback) == len(greedy["checks"])
+    greedy, top = limited.exercises
+    assert greedy.error is None and greedy.points == 0  # graded, not killed
+    memory_feedback = [c.feedback for c in greedy.checks if "0.25 GiB" in c.feedback]
+    assert len(memory_feedback) == len(greedy.checks)
     assert memory_feedback[0].startswith(
         "`reparameterize` ran out of memory (one tensor of 1 GiB): more than grading allows"
     )
-    assert top["error"].startswith("importing ex03_reparameterize.py (line 3) ran out of memory")
-    assert "more than grading allows (0.25 GiB)" in top["error"]
+    assert top.error.startswith("importing ex03_reparameterize.py (line 3) ran out of memory")
+    assert "more than grading allows (0.25 GiB)" in top.error
 
     unlimited = grade.grade_paths([tmp_path / "ex03_reparameterize.py"], timeout=30, memory_gb=0)
-    assert unlimited["points"] == unlimited["max_points"]  # the limit was the only problem
+    assert unlimited.points == unlimited.max_points  # the limit was the only problem
 
 
 def test_cli_refuses_a_negative_memory_limit(tmp_path, monkeypatch, capsys):
@@ -455,29 +489,26 @@ def test_cli_refuses_a_negative_memory_limit(tmp_path, monkeypatch, capsys):
 def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
     from html.parser import HTMLParser
 
-    report = {
-        "points": 2,
-        "max_points": 3,
-        "exercises": [
-            {
-                "exercise": "ex04_elbo",
-                "points": 2,
-                "max_points": 3,
-                "error": None,
-                "output": "hello <world>",
-                "checks": [
-                    {"name": "kl", "points": 2, "max_points": 2, "passed": True, "feedback": "ok"},
-                    {
-                        "name": "elbo",
-                        "points": 0,
-                        "max_points": 1,
-                        "passed": False,
-                        "feedback": "`logvar` is used as the standard deviation: 1 < 2",
-                    },
+    passed, failed = grade.Status.PASSED, grade.Status.FAILED
+    report = grade.Report(
+        exercises=[
+            grade.ExerciseResult(
+                exercise="ex04_elbo",
+                output="hello <world>",
+                checks=[
+                    grade.CheckResult("ex04.kl", "kl", passed, 2, 2, "ok"),
+                    grade.CheckResult(
+                        "ex04.elbo",
+                        "elbo",
+                        failed,
+                        0,
+                        1,
+                        "`logvar` is used as the standard deviation: 1 < 2",
+                    ),
                 ],
-            }
+            )
         ],
-    }
+    )
 
     class Cells(HTMLParser):
         def __init__(self):
@@ -519,11 +550,11 @@ def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
 # ---------------------------------------------------------------- no points without the work
 
 
-def _checks_of(entry: dict, function: str | None) -> list[dict]:
+def _checks_of(entry, function: str | None) -> list:
     """The checks of one learner function (check names start with it), or all of them."""
     if function is None:
-        return entry["checks"]
-    return [c for c in entry["checks"] if c["name"].startswith(function)]
+        return entry.checks
+    return [c for c in entry.checks if c.name.startswith(function)]
 
 
 def _grade_tricks(tmp_path, tricks: dict) -> dict:
@@ -533,7 +564,7 @@ def _grade_tricks(tmp_path, tricks: dict) -> dict:
         (tmp_path / name / trick.file).write_text(trick.source)
         paths.append(tmp_path / name / trick.file)
     report = grade.grade_paths(paths, timeout=30)
-    return {Path(e["path"]).parent.name: e for e in report["exercises"]}
+    return {Path(e.path).parent.name: e for e in report.exercises}
 
 
 def test_tricks_get_no_points_for_what_they_fake(tmp_path):
@@ -542,22 +573,22 @@ def test_tricks_get_no_points_for_what_they_fake(tmp_path):
     graded = _grade_tricks(tmp_path, TRICKS)
     for name, trick in TRICKS.items():
         entry = graded[name]
-        table = grade.format_table({**entry, "exercises": [entry]})
-        assert entry["points"] == trick.points, (name, table)
+        table = grade.format_table(grade.Report(exercises=[entry]))
+        assert entry.points == trick.points, (name, table)
         for function in trick.fakes if trick.fakes is not None else [None]:
             checks = _checks_of(entry, function)
             assert checks, (name, function)
             for c in checks:
-                assert not c["passed"] and c["points"] == 0, (name, table)
+                assert not c.passed and c.points == 0, (name, table)
                 if trick.feedback:
-                    assert trick.feedback in c["feedback"], (name, c["feedback"])
+                    assert trick.feedback in c.feedback, (name, c.feedback)
     # the grading process was never touched: its torch is torch, and real work still counts
     import torch
 
     assert torch.allclose(torch.zeros(2), torch.ones(2)) is False
     assert not torch.equal(torch.zeros(2), torch.ones(2))
     honest = grade.grade_paths([_write_solutions(tmp_path / "honest", ["ex04"])], timeout=30)
-    assert honest["points"] == honest["max_points"] == 10
+    assert honest.points == honest.max_points == 10
 
 
 def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
@@ -566,23 +597,23 @@ def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
     for exercise, body in REFERENCE_SOLUTIONS.items():
         (tmp_path / f"{NAMES[exercise]}.py").write_text(REFERENCE_HEADER + body)
     report = grade.grade_paths([tmp_path], timeout=30)
-    for entry in report["exercises"]:
-        passed = [c["name"] for c in entry["checks"] if c["passed"]]
-        if entry["exercise"] == "ex02_gaussian_encoder":  # its own 2 * torch.log(std)
+    for entry in report.exercises:
+        passed = [c.name for c in entry.checks if c.passed]
+        if entry.exercise == "ex02_gaussian_encoder":  # its own 2 * torch.log(std)
             assert passed == [
                 "logvar_from_std inverts std_from_logvar",
                 "logvar_from_std: finite for a tiny or a huge sigma",
             ], passed
         else:
-            assert passed == [], (entry["exercise"], passed)
-        for c in entry["checks"]:
-            assert c["passed"] or "calls vaelab's own `" in c["feedback"], c
-    by_name = {e["exercise"]: e for e in report["exercises"]}
-    assert by_name["ex02_gaussian_encoder"]["checks"][1]["feedback"] == (
+            assert passed == [], (entry.exercise, passed)
+        for c in entry.checks:
+            assert c.passed or "calls vaelab's own `" in c.feedback, c
+    by_name = {e.exercise: e for e in report.exercises}
+    assert by_name["ex02_gaussian_encoder"].checks[1].feedback == (
         "`encode` calls vaelab's own `model.encode`: build it from the model's layers "
         "yourself, as the exercise asks."
     )
-    kl = by_name["ex04_elbo"]["checks"][0]["feedback"]
+    kl = by_name["ex04_elbo"].checks[0].feedback
     assert (
         kl
         == "`kl_divergence` calls vaelab's own `losses.kl_divergence`: write the formula yourself."
@@ -608,13 +639,13 @@ def test_seed_is_recorded_and_repeats_the_inputs(tmp_path, capsys):
     first = grade.grade_paths([path], timeout=30, seed=123)
     again = grade.grade_paths([path], timeout=30, seed=123)
     other = grade.grade_paths([path], timeout=30, seed=124)
-    assert first["seed"] == again["seed"] == first["exercises"][0]["seed"] == 123
-    feedback = [[c["feedback"] for c in r["exercises"][0]["checks"]] for r in (first, again, other)]
+    assert first.seed == again.seed == first.exercises[0].seed == 123
+    feedback = [[c.feedback for c in r.exercises[0].checks] for r in (first, again, other)]
     assert "largest difference" in feedback[0][0]
     assert feedback[0] == feedback[1]  # the same inputs
     assert feedback[0][0] != feedback[2][0]  # other inputs: another largest difference
     fresh = grade.grade_paths([path], timeout=30)
-    assert isinstance(fresh["seed"], int) and fresh["seed"] >= 0
+    assert isinstance(fresh.seed, int) and fresh.seed >= 0
 
     out = tmp_path / "report.json"
     assert grade.main([str(path), "--seed", "123", "--json", str(out), "--timeout", "30"]) == 0
@@ -627,11 +658,11 @@ def test_seed_is_recorded_and_repeats_the_inputs(tmp_path, capsys):
 def test_class_and_notebook_runs_take_a_seed(tmp_path, monkeypatch, capsys):
     _write_solutions(tmp_path / "class" / "ada", ["ex07"])
     book = grade.grade_class(tmp_path / "class", timeout=30, seed=5)
-    assert book["seed"] == 5 and book["learners"][0]["exercises"][0]["seed"] == 5
+    assert book.seed == 5 and book.learners[0].exercises[0].seed == 5
     _write_solutions(tmp_path / "exercises", ["ex07"])
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
-    assert grade.check("ex07", seed=6)["seed"] == 6
+    assert grade.check("ex07", seed=6).seed == 6
 
 
 def _table_source(table: dict) -> str:
@@ -689,16 +720,16 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 
     recorder = types.ModuleType("recorder")
     recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
-    for item in core.checks_for("ex04"):
-        assert core.run_check(item, recorder, seed=1)["passed"]
+    for item in checks_for("ex04"):
+        assert core.run_check(item, recorder, seed=1).passed
     path = tmp_path / "ex04_elbo.py"
     path.write_text(_table_source(table))
-    same = grade.grade_paths([path], timeout=30, seed=1)["exercises"][0]
-    failed = [c["name"] for c in same["checks"] if not c["passed"]]
+    same = grade.grade_paths([path], timeout=30, seed=1).exercises[0]
+    failed = [c.name for c in same.checks if not c.passed]
     assert all("gradients" in name for name in failed), failed  # a table has no gradient
-    assert same["points"] == 8
-    fresh = grade.grade_paths([path], timeout=30, seed=2)["exercises"][0]
-    assert fresh["points"] == 0
+    assert same.points == 8
+    fresh = grade.grade_paths([path], timeout=30, seed=2).exercises[0]
+    assert fresh.points == 0
 
 
 @pytest.mark.slow
@@ -709,21 +740,23 @@ def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
     assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
     for exercise, name, text, feedback in MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
-        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
-        assert sum(r["points"] for r in results) == pytest.approx(SCORES[name]), name
-        assert any(feedback in r["feedback"] for r in results if not r["passed"]), name
+        results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
+        assert sum(r.points for r in results) == pytest.approx(SCORES[name]), name
+        assert any(feedback in r.feedback for r in results if not r.passed), name
     for exercise in NAMES:
         module = _module(source(exercise))
-        results = [core.run_check(item, module, seed=seed) for item in core.checks_for(exercise)]
-        assert all(r["passed"] for r in results), (exercise, results)
+        results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
+        assert all(r.passed for r in results), (exercise, results)
 
 
 SWITCH_OFF = """
 import sys
-from vaelab.grading import child, runner
+from vaelab.grading import EXERCISES
+from vaelab.grading.checks import protected_for
+from vaelab.grading.runtime import child
 counts = []
-for exercise in runner.EXERCISES:
-    labels = runner.protected_for(exercise)
+for exercise in EXERCISES:
+    labels = protected_for(exercise)
     files = child.switch_off(labels)  # for good: this process serves no other purpose
     assert files and all(f.suffix == ".py" for f in files)
     for label in labels:
@@ -748,7 +781,7 @@ def test_every_protected_reference_exists_and_is_switched_off():
     out = subprocess.run([sys.executable, "-c", SWITCH_OFF], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     counts = [int(n) for n in out.stdout.split()]
-    assert counts == [len(core.protected_for(e)) for e in sorted(NAMES)]
+    assert counts == [len(protected_for(e)) for e in sorted(NAMES)]
     assert min(counts) >= 1
 
 
@@ -758,7 +791,7 @@ def test_answers_are_plain_data_or_refused():
 
     import torch
 
-    from vaelab.grading import wire
+    from vaelab.grading.runtime import wire
 
     value = {"z": torch.arange(6.0).view(2, 3), "n": (1, 2.5, None, "a"), 3: [True, 1j]}
     back = wire.loads(wire.dumps(value))
@@ -845,35 +878,37 @@ def test_a_learner_sees_neither_the_seed_nor_another_learners_results(tmp_path):
     report = grade.grade_paths(
         [tmp_path / "ada", tmp_path / "spy"], timeout=30, parallel=1, seed=987654321
     )
-    ada, spy = report["exercises"]
-    assert ada["points"] == 10 and "SECRET OF ADA" in ada["output"]
+    ada, spy = report.exercises
+    assert ada.points == 10 and "SECRET OF ADA" in ada.output
     # it looked through every frame it could reach (and found its own path in the worker's);
     # ada's entry (which holds what she printed) and the seed are not there
-    assert "own path: True secret: False seed: False" in spy["output"]
+    assert "own path: True secret: False seed: False" in spy.output
 
 
 # ---------------------------------------------------------------- hints on demand
 
 
 def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch):
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
     monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
     check = "negative_elbo: BCE summed over pixels + KL, per example"
-    steps = core.hints_for("ex04")[check]
-    entry = {
-        "exercise": "ex04_elbo",
-        "path": str(tmp_path / "ex04_elbo.py"),
-        "points": 5.0,
-        "max_points": 10.0,
-        "error": None,
-        "checks": [
-            {"name": "kl_divergence: ...", "passed": True, "feedback": "ok"},
-            {"name": check, "passed": False, "feedback": "the KL term is missing: add beta * KL."},
+    check_id = "ex04.negative_elbo.values"
+    steps = hints_for("ex04")[check_id]
+    passed, failed = grade.Status.PASSED, grade.Status.FAILED
+    missing = "the KL term is missing: add beta * KL."
+    entry = grade.ExerciseResult(
+        exercise="ex04_elbo",
+        path=str(tmp_path / "ex04_elbo.py"),
+        checks=[
+            grade.CheckResult(
+                "ex04.kl_divergence.values", "kl_divergence: ...", passed, 5, 5, "ok"
+            ),
+            grade.CheckResult(check_id, check, failed, 0, 5, missing),
         ],
-    }
+    )
     texts = [
-        hints.hint_text(entry, "ex04", core.hints_for, again="again()", start_over="reset()")
+        hints.hint_text(entry, "ex04", hints_for, again="again()", start_over="reset()")
         for _ in range(len(steps) + 1)
     ]
     for i, text in enumerate(texts):
@@ -884,24 +919,22 @@ def test_hint_steps_through_a_checks_hints_and_starts_over(tmp_path, monkeypatch
     assert "Ask again (again())" in texts[0] and "last hint" in texts[-1]
     assert "reset() starts over" in texts[0] and str(hints.state_path()) in texts[0]
     state = json.loads(hints.state_path().read_text())
-    assert state[str(Path(entry["path"]).resolve())] == {check: len(steps)}
-    assert hints.reset(entry["path"]) and not hints.reset(entry["path"])
-    again = hints.hint_text(entry, "ex04", core.hints_for, again="a()", start_over="r()")
+    assert state[str(Path(entry.path).resolve())] == {check_id: len(steps)}  # by id
+    assert hints.reset(entry.path) and not hints.reset(entry.path)
+    again = hints.hint_text(entry, "ex04", hints_for, again="a()", start_over="r()")
     assert f"Hint 1 of {len(steps)}:" in again
     # a function not started yet gets the first hint, and uses none up
-    stub = {**entry, "checks": [{**entry["checks"][1], "feedback": "`negative_elbo` is not "
-                                 "implemented yet (it raises NotImplementedError)."}]}  # fmt: skip
-    hints.reset(entry["path"])
+    not_started = dataclasses.replace(entry.checks[1], status=grade.Status.NOT_STARTED)
+    stub = dataclasses.replace(entry, checks=[not_started])
+    hints.reset(entry.path)
     for _ in range(2):
-        text = hints.hint_text(stub, "ex04", core.hints_for, again="a()", start_over="r()")
+        text = hints.hint_text(stub, "ex04", hints_for, again="a()", start_over="r()")
         assert f"Hint 1 of {len(steps)}:" in text and "Not counted" in text
     assert f"Hint 1 of {len(steps)}:" in hints.hint_text(
-        entry, "ex04", core.hints_for, again="a()", start_over="r()"
+        entry, "ex04", hints_for, again="a()", start_over="r()"
     )
-    passing = {**entry, "checks": entry["checks"][:1]}
-    assert "no hint needed" in hints.hint_text(
-        passing, "ex04", core.hints_for, again="", start_over=""
-    )
+    passing = dataclasses.replace(entry, checks=entry.checks[:1])
+    assert "no hint needed" in hints.hint_text(passing, "ex04", hints_for, again="", start_over="")
 
 
 def test_hint_and_cli_hint_grade_the_file_and_give_the_next_hint(tmp_path, monkeypatch, capsys):
@@ -914,7 +947,11 @@ def test_hint_and_cli_hint_grade_the_file_and_give_the_next_hint(tmp_path, monke
         (EXERCISES / "ex03_reparameterize.py").read_text()
     )
     monkeypatch.chdir(tmp_path / "notebooks")
-    first = grade.hint("ex04")
+    hint = grade.hint("ex04")
+    first = str(hint)
+    assert first in capsys.readouterr().out  # printed once...
+    assert first not in repr(hint) and len(repr(hint).splitlines()) == 1  # ...not again
+    assert hint._ipython_display_() is None  # Jupyter shows nothing for the cell's value
     assert "The first check that fails:" in first and "averaged over pixels" in first
     assert "Hint 1 of 3:" in first and 'vaelab.grade.hint("ex04", reset=True)' in first
     monkeypatch.chdir(tmp_path)
@@ -937,7 +974,7 @@ def test_ex09_references_agree_with_scikit_learn_and_mig():
     from sklearn.metrics import mutual_info_score
 
     from vaelab import disentangle
-    from vaelab.grading import ex09
+    from vaelab.grading.checks import ex09
 
     module = _module(source("ex09"))
     generator = torch.Generator().manual_seed(0)
@@ -959,7 +996,7 @@ def test_ex09_references_agree_with_scikit_learn_and_mig():
 
 
 def test_class_summary_counts_a_named_culprit_as_a_follow_on():
-    from vaelab.grading import summary
+    from vaelab.grading.output import summary
 
     def outcome(learner, feedback):
         return {

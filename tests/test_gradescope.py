@@ -9,6 +9,7 @@ environment instead of running setup.sh (which needs the internet).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,8 +26,9 @@ from grading.mutants import MUTANTS
 from grading.solutions import NAMES, source
 
 from vaelab import cli, grade
-from vaelab.grading import gradescope
-from vaelab.grading import runner as core
+from vaelab.grading.checks import checks_for
+from vaelab.grading.output import gradescope
+from vaelab.grading.records import CheckResult, ExerciseResult, Report, Status
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -144,53 +146,40 @@ def _by_exercise(results: dict) -> dict[str, list[dict]]:
 
 
 def _plan_names(exercise: str) -> list[str]:
-    return [f"{exercise} {c.name}" for c in core.checks_for(exercise)]
+    return [f"{exercise} {c.name}" for c in checks_for(exercise)]
 
 
 # ---------------------------------------------------------------- results.json from a report
 
 
-def _report() -> dict:
+def _report() -> Report:
     """A report as grade_paths gives it: ex03 graded, ex04 not graded, a stray file."""
     ex03 = [
-        {"name": c.name, "points": c.points, "max_points": c.points, "passed": True}
-        for c in core.checks_for("ex03")
+        CheckResult(c.id, c.name, Status.PASSED, c.points, c.points, "ok", c.functions)
+        for c in checks_for("ex03")
     ]
-    ex03 = [{**c, "feedback": "ok"} for c in ex03]
-    ex03[1].update(points=0.0, passed=False, feedback="`logvar` is used as the variance")
-    return {
-        "points": 8.0,
-        "max_points": 10.0,
-        "exercises": [
-            {
-                "exercise": "ex03_reparameterize",
-                "points": 8.0,
-                "max_points": 10.0,
-                "error": None,
-                "checks": ex03,
-                "output": "hello from the learner",
-                "seconds": 1.2,
-            },
-            {  # a crash before the grading process said which checks there are
-                "exercise": "ex04_elbo",
-                "points": 0.0,
-                "max_points": 0.0,
-                "error": "the grading process crashed (SIGSEGV)",
-                "checks": [],
-                "output": "",
-                "seconds": 0.4,
-            },
-            {
-                "exercise": "notes",
-                "points": 0.0,
-                "max_points": 0.0,
-                "error": "not an exercise file: exercises are named like ex03_reparameterize.py",
-                "checks": [],
-                "output": "",
-                "seconds": 0.0,
-            },
+    ex03[1] = dataclasses.replace(
+        ex03[1], status=Status.FAILED, points=0.0, feedback="`logvar` is used as the variance"
+    )
+    return Report(
+        exercises=[
+            ExerciseResult(
+                exercise="ex03_reparameterize",
+                checks=ex03,
+                output="hello from the learner",
+                seconds=1.2,
+            ),
+            ExerciseResult(  # a crash before the grading process said which checks there are
+                exercise="ex04_elbo",
+                error="the grading process crashed (SIGSEGV)",
+                seconds=0.4,
+            ),
+            ExerciseResult(
+                exercise="notes",
+                error="not an exercise file: exercises are named like ex03_reparameterize.py",
+            ),
         ],
-    }
+    )
 
 
 def test_results_json_has_one_test_per_check_and_never_drops_an_exercise():

@@ -14,8 +14,13 @@ and a code cell of the same lesson asserts it by name::
 A claim that only the full run shows is asserted with ``full_only=True``: in a FAST run it is
 recorded as not checked by this run, never as held. A quiz question that states a measured
 fact lists the claims it rests on (``"claims": ["05.slerp_longer"]`` in its dict).
-``claims.report()`` at the end of a lesson shows every claim the run checked, with its
-measured value; the book reads that table to mark the sentences.
+``claims.report(NN)`` at the end of a lesson's checks shows every claim the run checked, with
+its measured value; the book reads that table to mark the sentences.
+
+The measured text is plain words and numbers (no ``$...$`` or backslashes): the book shows it
+in a tooltip, where no LaTeX is typeset. ``tests/claims_ledger.py`` checks, without running
+anything, that every marked sentence is asserted and every assertion marked;
+``make test-full`` runs the lessons in full and fails on any claim that does not hold.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from dataclasses import asdict, dataclass
 
 import vaelab
 
-__all__ = ["Claim", "ClaimFailed", "above", "below", "hold", "ledger", "report", "reset"]
+__all__ = ["Claim", "ClaimFailed", "Report", "above", "below", "hold", "ledger", "report", "reset"]
 
 ID_PATTERN = re.compile(r"^\d\d\.[a-z0-9_]+$")  # "06.warmup_rescues"
 MIME_TYPE = "application/vnd.vaelab.claims+json"  # the report's machine-readable output
+# The mark at the end of a sentence in a lesson's Markdown: "<!-- claim: 04.kl_rises -->".
+COMMENT = re.compile(r"<!--\s*claim\s*:\s*(?P<id>[^\s>]*?)\s*-->")
+SKIPPED = "not checked by this quick run"  # how a full-run-only claim reads in a FAST run
 
 
 class ClaimFailed(AssertionError):
@@ -66,8 +74,17 @@ def _check_id(claim_id: str) -> None:
         )
 
 
+def _check_text(claim_id: str, text: str, what: str) -> None:
+    if "$" in text or "\\" in text:
+        raise ValueError(
+            f"claim {claim_id}: write the {what} as plain text ('beta 4', 'KL 7.3 nats'), "
+            f"without $...$ or backslashes: the book shows it in a tooltip, where no LaTeX is "
+            f"typeset; got {text!r}"
+        )
+
+
 def _skipped(claim_id: str, measured: str) -> Claim:
-    return Claim(claim_id, None, f"not checked by this quick run ({measured})", None, True)
+    return Claim(claim_id, None, f"{SKIPPED} ({measured})", None, True)
 
 
 def hold(claim_id: str, condition: bool, *, measured: str, full_only: bool = False) -> Claim:
@@ -83,16 +100,20 @@ def hold(claim_id: str, condition: bool, *, measured: str, full_only: bool = Fal
         ClaimFailed: the claim does not hold (the lesson's checks fail, naming it).
     """
     _check_id(claim_id)
+    _check_text(claim_id, measured, "measured value")
     if full_only and vaelab.fast_mode():
         return _record(_skipped(claim_id, measured))
     return _record(Claim(claim_id, bool(condition), measured, None, full_only))
 
 
-def _compare(claim_id, value, bound, unit, full_only, sign, what) -> Claim:
+def _compare(claim_id, value, bound, unit, full_only, sign, relation, what) -> Claim:
     _check_id(claim_id)
+    _check_text(claim_id, unit, "unit")
+    _check_text(claim_id, what, "description")
     value, bound = float(value), float(bound)
     unit_text = f" {unit}" if unit else ""
-    measured = f"{value:.4g}{unit_text} ({what} {bound:.4g}{unit_text})"
+    label = f"{what}: " if what else ""
+    measured = f"{label}{value:.4g}{unit_text} ({relation} {bound:.4g}{unit_text})"
     if full_only and vaelab.fast_mode():
         return _record(_skipped(claim_id, measured))
     distance = sign * (value - bound)
@@ -103,22 +124,35 @@ def _compare(claim_id, value, bound, unit, full_only, sign, what) -> Claim:
 
 
 def above(
-    claim_id: str, value: float, bound: float, *, unit: str = "", full_only: bool = False
+    claim_id: str,
+    value: float,
+    bound: float,
+    *,
+    unit: str = "",
+    what: str = "",
+    full_only: bool = False,
 ) -> Claim:
-    """Assert ``value > bound``; the margin is (value - bound) / max(|value|, |bound|).
+    """Assert ``value > bound``; the margin is ``(value - bound) / max(|value|, |bound|)``.
 
     Write a comparison of two measurements as their difference against 0 only when the
     difference itself is what the sentence claims; otherwise compare the value with the
     bound the sentence states ("more than 1 dB better": ``above(id, gain, 1.0, unit="dB")``).
+    ``what`` names the value in the report and the book ("PSNR gain from 2 to 10 dims").
     """
-    return _compare(claim_id, value, bound, unit, full_only, +1, "must be above")
+    return _compare(claim_id, value, bound, unit, full_only, +1, "must be above", what)
 
 
 def below(
-    claim_id: str, value: float, bound: float, *, unit: str = "", full_only: bool = False
+    claim_id: str,
+    value: float,
+    bound: float,
+    *,
+    unit: str = "",
+    what: str = "",
+    full_only: bool = False,
 ) -> Claim:
-    """Assert ``value < bound``; the margin is (bound - value) / max(|value|, |bound|)."""
-    return _compare(claim_id, value, bound, unit, full_only, -1, "must be below")
+    """Assert ``value < bound``; the margin is ``(bound - value) / max(|value|, |bound|)``."""
+    return _compare(claim_id, value, bound, unit, full_only, -1, "must be below", what)
 
 
 def ledger() -> dict[str, Claim]:
@@ -164,8 +198,16 @@ class Report:
         return {
             "text/plain": repr(self),
             "text/html": table,
-            MIME_TYPE: {"fast": vaelab.fast_mode(), "claims": [asdict(c) for c in self.claims]},
+            MIME_TYPE: {"fast": vaelab.fast_mode(), "claims": [_as_json(c) for c in self.claims]},
         }
+
+
+def _as_json(claim: Claim) -> dict:
+    """The claim as JSON can carry it (a margin of -inf, from a NaN value, becomes None)."""
+    data = asdict(claim)
+    if data["margin"] is not None and not math.isfinite(data["margin"]):
+        data["margin"] = None
+    return data
 
 
 def report(lesson: str | int | None = None) -> Report:

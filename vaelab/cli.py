@@ -12,20 +12,14 @@ import os
 import sys
 from pathlib import Path
 
+from vaelab._usage import Parser as _Parser
+from vaelab._usage import UsageError
+
 __all__ = ["main"]
 
 MODELS = {"mlp": "MLPVAE", "conv": "ConvVAE", "conv-upsample": "UpsampleConvVAE"}
 TEST_FRACTION = 0.05  # of a folder's images, held out for the test numbers
 SPLIT_SEED = 0  # the held-out images depend on the folder only, so evaluate finds them again
-
-
-class UsageError(Exception):
-    """A problem with the command line or the files it names; printed as one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _positive_int(text: str) -> int:
@@ -349,7 +343,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_autograder(args) -> int:
-    from vaelab.grading import gradescope
+    from vaelab.grading.output import gradescope
 
     try:
         out = gradescope.build_autograder(

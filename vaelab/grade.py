@@ -7,30 +7,35 @@ Three ways in:
   also writes Gradescope's results.json, ``--summarize DIR`` tells what a class graded
   on Gradescope got wrong;
 - ``vaelab.grade.check("ex03")`` in a notebook: grades ``exercises/ex03_*.py`` and shows
-  the table inline;
-- ``vaelab.grade.grade_paths(paths)`` from Python: the report as a dict;
+  the table inline; ``vaelab.grade.hint("ex03")`` prints the next hint;
+- ``vaelab.grade.grade_paths(paths)`` from Python: the report;
   ``grade_submission(folder, exercises=...)`` for one learner's folder, searched through
   (what Gradescope's ``run_autograder`` uses), ``grade_class(folder)`` for a class.
 
 Each exercise file is imported in a process of its own, with a time limit and, on Linux,
 a memory limit, that only calls its functions on the grader's inputs and sends back what
-came out (``vaelab.grading.sandbox``, ``vaelab.grading.child``); the checks of exercise NN
-(``vaelab.grading.exNN``) compare that with vaelab's reference in a grader worker
-(``vaelab.grading.jobs``), a process the learner's code never runs in.
-``vaelab.grading.report`` formats the results, ``vaelab.grading.gradescope`` writes them
-for Gradescope and ``vaelab.grading.summary`` sums up a class. Importing this module
-imports no torch. The inputs are drawn from a seed, fresh for each run unless given. The
-report has the shape::
+came out (``vaelab.grading.runtime``); the checks of exercise NN
+(``vaelab.grading.checks.exNN``) compare that with vaelab's reference in a grader worker,
+a process the learner's code never runs in; ``vaelab.grading.output`` turns the results
+into tables, the gradebook, Gradescope's results.json and a class's summary. Importing
+this module imports no torch. The inputs are drawn from a seed, fresh for each run unless
+given.
 
-    {"points": P, "max_points": M, "seed": S, "timeout": T, "exercises": [{"exercise":
-     "ex03_reparameterize", "points": p, "max_points": m, "error": None, "seed": S,
-     "checks": [{"name": ..., "points": ..., "max_points": ..., "passed": True,
-     "feedback": "..."}], ...}]}
+The results are typed records (``vaelab.grading.records``): a ``Report`` holds one
+``ExerciseResult`` per file, which holds one ``CheckResult`` per check (``id``, ``name``,
+``status``: passed, failed, not started or not graded, ``points``, ``max_points``,
+``feedback``, ``functions``). ``report.to_json()`` is the JSON report::
+
+    {"points": P, "max_points": M, "exercises": [{"exercise": "ex03_reparameterize",
+     "path": ..., "points": p, "max_points": m, "status": "failed", "error": None,
+     "checks": [{"id": "ex03.reparameterize.values", "name": ..., "status": "passed",
+     "points": ..., "max_points": ..., "passed": True, "feedback": "ok",
+     "functions": ["reparameterize"]}, ...], "output": ..., "seconds": ..., "seed": S}],
+     "seed": S, "timeout": T, "notes": []}
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -39,28 +44,42 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from vaelab._usage import Parser, UsageError
 from vaelab.grading import EXERCISES, new_seed
-from vaelab.grading import summary as class_summaries
-from vaelab.grading.gradescope import (
+from vaelab.grading.output import summary as class_summaries
+from vaelab.grading.output.gradescope import (
     VISIBILITIES,
     not_submitted,
     parse_exercises,
     results_json,
     write_results,
 )
-from vaelab.grading.report import (
+from vaelab.grading.output.hints import Hint
+from vaelab.grading.output.report import (
+    MISSING,
     NOT_STARTED,
-    GradeReport,
     format_gradebook,
     format_table,
     html_table,
-    untouched,
     write_gradebook,
+)
+from vaelab.grading.records import (
+    CheckResult,
+    ExerciseResult,
+    Gradebook,
+    Report,
+    Status,
 )
 
 __all__ = [
     "EXERCISES",
     "NOT_STARTED",
+    "CheckResult",
+    "ExerciseResult",
+    "Gradebook",
+    "Hint",
+    "Report",
+    "Status",
     "check",
     "class_summary",
     "hint",
@@ -71,7 +90,6 @@ __all__ = [
     "grade_submission",
     "html_table",
     "main",
-    "untouched",
     "write_gradebook",
 ]
 
@@ -89,17 +107,8 @@ def exercise_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and EXERCISE_FILE.match(p.name))
 
 
-def _not_gradable(path: Path, error: str) -> dict:
-    return {
-        "exercise": path.stem,
-        "path": str(path),
-        "points": 0.0,
-        "max_points": 0.0,
-        "error": error,
-        "checks": [],
-        "output": "",
-        "seconds": 0.0,
-    }
+def _not_gradable(path: Path, error: str) -> ExerciseResult:
+    return ExerciseResult(exercise=path.stem, path=str(path), error=error)
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None, str | None]]:
@@ -137,22 +146,14 @@ def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None, 
     return items
 
 
-def _summed(exercises: list[dict]) -> GradeReport:
-    return GradeReport(
-        points=round(sum(e["points"] for e in exercises), 6),
-        max_points=round(sum(e["max_points"] for e in exercises), 6),
-        exercises=exercises,
-    )
-
-
 def _run(
     items: list[tuple[Path, str | None, str | None]],
     timeout: float,
     parallel: int,
     memory_gb: float | None,
     seed: int,
-):
-    from vaelab.grading.jobs import Job, run_jobs
+) -> list[ExerciseResult]:
+    from vaelab.grading.runtime.jobs import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
     graded = iter(
@@ -171,7 +172,7 @@ def grade_paths(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
-) -> GradeReport:
+) -> Report:
     """Grade exercise files, or folders of them; each in its own process.
 
     Args:
@@ -185,14 +186,12 @@ def grade_paths(
             report records it, and the same seed grades with the same inputs again.
 
     Returns:
-        The report: ``{"points", "max_points", "exercises": [...], "seed", "timeout"}``
+        The report: one ``ExerciseResult`` per file, with the seed and the time limit
         (see the module doc).
     """
     seed = new_seed() if seed is None else int(seed)
-    report = _summed(_run(_expand(paths), timeout, parallel, memory_gb, seed))
-    report["seed"] = seed
-    report["timeout"] = timeout
-    return report
+    exercises = _run(_expand(paths), timeout, parallel, memory_gb, seed)
+    return Report(exercises=exercises, seed=seed, timeout=timeout)
 
 
 def find_exercise(exercise: str, start: str | os.PathLike | None = None) -> Path:
@@ -224,7 +223,7 @@ def check(
     path: str | os.PathLike | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     seed: int | None = None,
-) -> GradeReport:
+) -> Report:
     """Grade one exercise from a notebook and show the table (HTML in Jupyter, else text).
 
     Args:
@@ -254,7 +253,7 @@ def hint(
     reset: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     seed: int | None = None,
-) -> str:
+) -> Hint:
     """Grade one exercise and print the next hint for its first failing check.
 
     The first time a check fails you get a nudge towards the lesson's formula; each time
@@ -269,9 +268,10 @@ def hint(
         timeout, seed: as for ``check``.
 
     Returns:
-        The text printed.
+        A ``Hint``: ``str(hint)`` is the text printed. Jupyter shows nothing more for it
+        (not the text a second time).
     """
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
     key = _exercise_key(exercise)
     file = Path(path) if path else find_exercise(key)
@@ -280,14 +280,14 @@ def hint(
         text = f"{key}: the hints start over{'' if had else ' (none seen yet)'}."
     else:
         report = grade_paths([file], timeout=timeout, parallel=1, seed=seed)
-        text = _hint_text(report["exercises"][0], key, f'vaelab.grade.hint("{key}")')
+        text = _hint_text(report.exercises[0], key, f'vaelab.grade.hint("{key}")')
     print(text)
-    return text
+    return Hint(key, text)
 
 
-def _hint_text(entry: dict, key: str, again: str) -> str:
-    from vaelab.grading import hints
-    from vaelab.grading.runner import hints_for
+def _hint_text(entry: ExerciseResult, key: str, again: str) -> str:
+    from vaelab.grading.checks import hints_for
+    from vaelab.grading.output import hints
 
     start_over = (
         f'vaelab.grade.hint("{key}", reset=True)'
@@ -360,7 +360,7 @@ def grade_submission(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
-) -> GradeReport:
+) -> Report:
     """Grade one learner's submission: the exercise files anywhere in ``folder``.
 
     Args:
@@ -369,11 +369,11 @@ def grade_submission(
         exercises: the exercises to grade ("ex03,ex04" or ["ex03", "ex04"]); default
             those with a file. One without a file lists its checks at 0 points, saying
             which file was expected. With two files for one exercise, the least deep is
-            graded, and ``report["notes"]`` says so.
+            graded, and ``report.notes`` says so.
         timeout, parallel, memory_gb, seed: as for ``grade_paths``.
 
     Returns:
-        The report, as ``grade_paths`` gives it, plus ``"notes"``.
+        The report, as ``grade_paths`` gives it, with ``notes``.
     """
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
@@ -390,10 +390,11 @@ def grade_submission(
         memory_gb=memory_gb,
         seed=seed,
     )
-    graded = dict(zip(present, report["exercises"], strict=True))
-    entries = [graded.get(key) or not_submitted(key, _no_file_message(key, root)) for key in found]
-    report.update(_summed(entries))
-    report["notes"] = notes
+    graded = dict(zip(present, report.exercises, strict=True))
+    report.exercises = [
+        graded.get(key) or not_submitted(key, _no_file_message(key, root)) for key in found
+    ]
+    report.notes = notes
     return report
 
 
@@ -414,7 +415,7 @@ def grade_class(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
-) -> dict:
+) -> Gradebook:
     """Grade every learner's subfolder of ``folder``: the gradebook, learner x exercise x check.
 
     ``timeout``, ``parallel``, ``memory_gb`` and ``seed`` are as for ``grade_paths``; every
@@ -424,8 +425,8 @@ def grade_class(
     exercise that some learners submitted and others did not scores 0 for the latter.
 
     Returns:
-        ``{"folder", "seed", "timeout", "exercises": [names], "learners": [{"learner",
-        "points", "max_points", "exercises": [...]}]}``.
+        The ``Gradebook``: the exercises' names, and per learner a ``Report`` (named by
+        ``learner``) with one result per exercise, in that order.
     """
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
@@ -438,38 +439,33 @@ def grade_class(
             owners.append(learner.name)
     seed = new_seed() if seed is None else int(seed)
     graded = _run(items, timeout, parallel, memory_gb, seed)
-    plans: dict[str, dict] = {}  # exercise name -> a graded entry, to know its checks
+    plans: dict[str, ExerciseResult] = {}  # exercise name -> a graded one, to know its checks
     for entry in graded:
-        if entry["checks"]:
-            plans.setdefault(entry["exercise"], entry)
-    names = sorted({e["exercise"] for e in graded})
-    book = []
+        if entry.checks:
+            plans.setdefault(entry.exercise, entry)
+    names = sorted({e.exercise for e in graded})
+    reports = []
     for learner in learners:
-        mine = {
-            e["exercise"]: e for e, who in zip(graded, owners, strict=True) if who == learner.name
-        }
+        mine = {e.exercise: e for e, who in zip(graded, owners, strict=True) if who == learner.name}
         entries = [mine.get(name) or _missing(name, plans.get(name)) for name in names]
-        book.append({"learner": learner.name, **_summed(entries)})
-    return {
-        "folder": str(root),
-        "seed": seed,
-        "timeout": timeout,
-        "exercises": names,
-        "learners": book,
-    }
+        reports.append(Report(exercises=entries, seed=seed, timeout=timeout, learner=learner.name))
+    return Gradebook(
+        folder=str(root), seed=seed, timeout=timeout, exercises=names, learners=reports
+    )
 
 
-def _missing(name: str, example: dict | None) -> dict:
+def _missing(name: str, example: ExerciseResult | None) -> ExerciseResult:
+    """A learner's result for an exercise others submitted: its checks, not started."""
     checks = [
-        {**c, "points": 0.0, "passed": False, "feedback": "not submitted"}
-        for c in (example["checks"] if example else [])
+        CheckResult(c.id, c.name, Status.NOT_STARTED, 0.0, c.max_points, MISSING, c.functions)
+        for c in (example.checks if example else [])
     ]
-    entry = _not_gradable(Path(name + ".py"), f"no file {name}.py in this learner's folder")
-    entry.update(path=None, checks=checks, max_points=sum(c["max_points"] for c in checks))
-    return entry
+    return ExerciseResult(
+        exercise=name, path=None, checks=checks, error=f"no file {name}.py in this learner's folder"
+    )
 
 
-def class_summary(book: dict) -> dict:
+def class_summary(book: Gradebook) -> dict:
     """What the class got wrong: per check, how many learners failed it and the most
     common feedback among them (numbers masked to group it), most failed first.
 
@@ -479,17 +475,17 @@ def class_summary(book: dict) -> dict:
     Returns:
         ``{"learners", "checks": [{"exercise", "number", "check", "max_points", "passed",
         "failed", "not_started", "feedback": [{"count", "pattern", "example",
-        "learners"}]}]}`` (see ``vaelab.grading.summary``).
+        "learners"}]}]}`` (see ``vaelab.grading.output.summary``).
     """
     outcomes = class_summaries.outcomes_from_gradebook(book)
-    return class_summaries.summarize(outcomes, [lr["learner"] for lr in book["learners"]])
+    return class_summaries.summarize(outcomes, [lr.learner for lr in book.learners])
 
 
 # ---------------------------------------------------------------- command line
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="vaelab grade",
         description="Grade exercises against vaelab's reference functions.",
     )
@@ -552,7 +548,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _gradescope_options(parser: argparse.ArgumentParser) -> None:
+def _gradescope_options(parser: Parser) -> None:
     """The options for one learner's submission, Gradescope and class summaries."""
     parser.add_argument(
         "--exercises",
@@ -580,61 +576,61 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``vaelab grade``: ``argv`` are the arguments after "grade". Returns the exit status."""
-    parser = _parser()
+    """``vaelab grade``: ``argv`` are the arguments after "grade". Returns the exit status:
+    0, or 2 with one line on stderr for a usage error (as ``vaelab``'s other commands)."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed
+        return _main(argv)
+    except UsageError as err:
+        print(f"vaelab grade: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help
         return int(e.code or 0)
     if args.timeout <= 0:
-        print("vaelab grade: --timeout must be a positive number of seconds", file=sys.stderr)
-        return 2
+        raise UsageError("--timeout must be a positive number of seconds")
     if not args.memory >= 0:  # also refuses nan
-        print("vaelab grade: --memory must be 0 (no limit) or a number of GiB", file=sys.stderr)
-        return 2
+        raise UsageError("--memory must be 0 (no limit) or a number of GiB")
     usage = _usage_problem(args)
     if usage:
-        print(f"vaelab grade: {usage}", file=sys.stderr)
-        return 2
+        raise UsageError(usage)
+    if args.hint:
+        return _main_hint(args)
+    if args.summarize:
+        return _main_summarize(args)
+    if args.class_dir:
+        return _main_class(args)
+    paths = args.paths or _default_paths()
+    if not paths:
+        raise UsageError(
+            "no exercises/ folder and no exercise files (exNN_*.py) here; run it from the "
+            "course's folder or from exercises/, or give the exercise files to grade"
+        )
+    start = time.monotonic()
+    options = {
+        "timeout": args.timeout,
+        "parallel": args.jobs,
+        "memory_gb": args.memory,
+        "seed": args.seed,
+    }
     try:
-        if args.hint:
-            return _main_hint(args)
-        if args.summarize:
-            return _main_summarize(args)
-        if args.class_dir:
-            return _main_class(args)
-        paths = args.paths or _default_paths()
-        if not paths:
-            print(
-                "vaelab grade: no exercises/ folder and no exercise files (exNN_*.py) here; "
-                "run it from the course's folder or from exercises/, or give the exercise "
-                "files to grade",
-                file=sys.stderr,
-            )
-            return 2
-        start = time.monotonic()
-        options = {
-            "timeout": args.timeout,
-            "parallel": args.jobs,
-            "memory_gb": args.memory,
-            "seed": args.seed,
-        }
         if args.exercises:
             report = grade_submission(paths[0], exercises=args.exercises, **options)
         else:
             report = grade_paths(paths, **options)
-        seconds = time.monotonic() - start
     except FileNotFoundError as e:
-        print(f"vaelab grade: {e}", file=sys.stderr)
-        return 2
-    if not report["exercises"]:
-        print(f"vaelab grade: no exercise files (exNN_*.py) in {', '.join(paths)}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
+    seconds = time.monotonic() - start
+    if not report.exercises:
+        raise UsageError(f"no exercise files (exNN_*.py) in {', '.join(map(str, paths))}")
     print(format_table(report))
-    print(f"(inputs drawn from seed {report['seed']}; --seed {report['seed']} repeats them)")
+    print(f"(inputs drawn from seed {report.seed}; --seed {report.seed} repeats them)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
         print(f"report written to {args.json}")
     if args.gradescope:
         results = results_json(
@@ -657,37 +653,39 @@ def _hint_paths(paths: list[str]) -> list[str]:
 
 
 def _main_hint(args) -> int:
-    from vaelab.grading import hints
+    from vaelab.grading.output import hints
 
-    paths = _hint_paths(args.paths) if args.paths else _default_paths()
+    try:
+        paths = _hint_paths(args.paths) if args.paths else _default_paths()
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
     if not paths:
-        print(
-            "vaelab grade --hint: no exercises/ folder here; give the exercise file",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError("--hint: no exercises/ folder here; give the exercise file")
     if args.reset_hints:
-        for path, exercise, _ in _expand(paths):
+        try:
+            items = _expand(paths)
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
+        for path, exercise, _ in items:
             if exercise:
                 hints.reset(path)
                 print(f"{exercise}: the hints start over.")
         return 0
-    report = grade_paths(
-        paths, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory, seed=args.seed
-    )
-    entries = [e for e in report["exercises"] if e["checks"] or e.get("error")]
-    if not entries:
-        print(
-            f"vaelab grade --hint: no exercise files (exNN_*.py) in {', '.join(paths)}",
-            file=sys.stderr,
+    try:
+        report = grade_paths(
+            paths, timeout=args.timeout, parallel=args.jobs, memory_gb=args.memory, seed=args.seed
         )
-        return 2
-    started = [e for e in entries if not untouched(e)]
-    failing = [e for e in started if e.get("error") or not all(c["passed"] for c in e["checks"])]
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    entries = [e for e in report.exercises if e.checks or e.error]
+    entries = [e for e in entries if e.key in EXERCISES]
+    if not entries:
+        raise UsageError(f"--hint: no exercise files (exNN_*.py) in {', '.join(paths)}")
+    started = [e for e in entries if not e.untouched]
+    failing = [e for e in started if e.error or not all(c.passed for c in e.checks)]
     entry = (failing or started or entries)[0] if len(entries) > 1 else entries[0]
-    key = EXERCISE_FILE.match(Path(entry["path"]).name).group(1)
-    shown = _shown_path(entry["path"])
-    print(_hint_text(entry, key, f"vaelab grade --hint {shown}"))
+    shown = _shown_path(entry.path)
+    print(_hint_text(entry, entry.key, f"vaelab grade --hint {shown}"))
     return 0
 
 
@@ -742,22 +740,22 @@ def _main_class(args) -> int:
     summary_json = json_path.with_name("summary.json")
     summary_csv = json_path.with_name("summary.csv")
     if summary_json in (json_path, csv_path):
-        print(
-            f"vaelab grade: {summary_json} is where the class summary goes; give the "
-            "gradebook another name with --json",
-            file=sys.stderr,
+        raise UsageError(
+            f"{summary_json} is where the class summary goes; give the gradebook another "
+            "name with --json"
         )
-        return 2
-    book = grade_class(
-        args.class_dir,
-        timeout=args.timeout,
-        parallel=args.jobs,
-        memory_gb=args.memory,
-        seed=args.seed,
-    )
-    if not book["learners"]:
-        print(f"vaelab grade: no learner folders in {args.class_dir}", file=sys.stderr)
-        return 2
+    try:
+        book = grade_class(
+            args.class_dir,
+            timeout=args.timeout,
+            parallel=args.jobs,
+            memory_gb=args.memory,
+            seed=args.seed,
+        )
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    if not book.learners:
+        raise UsageError(f"no learner folders in {args.class_dir}")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     write_gradebook(book, json_path, csv_path)
     summary = class_summary(book)
@@ -766,7 +764,7 @@ def _main_class(args) -> int:
     print()
     print(class_summaries.format_summary(summary))
     print()
-    print(f"(inputs drawn from seed {book['seed']}; --seed {book['seed']} repeats them)")
+    print(f"(inputs drawn from seed {book.seed}; --seed {book.seed} repeats them)")
     print(f"gradebook written to {json_path} and {csv_path}")
     print(f"summary written to {summary_json} and {summary_csv}")
     return 0
@@ -775,18 +773,15 @@ def _main_class(args) -> int:
 def _main_summarize(args) -> int:
     try:
         outcomes, learners, skipped = class_summaries.outcomes_from_gradescope(args.summarize)
-    except RuntimeError as e:  # PyYAML missing
-        print(f"vaelab grade: {e}", file=sys.stderr)
-        return 2
+    except (RuntimeError, FileNotFoundError) as e:  # PyYAML missing; no such folder
+        raise UsageError(str(e)) from None
     for note in skipped:
         print(f"vaelab grade: skipped {note}", file=sys.stderr)
     if not learners:
-        print(
-            f"vaelab grade: no Gradescope results in {args.summarize} (looked for "
-            "submission_metadata.yml and results.json files)",
-            file=sys.stderr,
+        raise UsageError(
+            f"no Gradescope results in {args.summarize} (looked for "
+            "submission_metadata.yml and results.json files)"
         )
-        return 2
     summary = class_summaries.summarize(outcomes, learners)
     json_path = Path(args.json) if args.json else Path("summary.json")
     csv_path = json_path.with_suffix(".csv")

@@ -3,7 +3,7 @@
 ``SOLUTIONS["ex03"]`` is the source of a complete ``ex03_reparameterize.py``; the tests
 write these into temporary folders, so no solution file lives in the repository's
 ``exercises/``. They use torch and the model's layers, never the vaelab functions the
-grader protects (``PROTECTED`` in ``vaelab/grading/exNN.py``), which are switched off
+grader protects (``PROTECTED`` in ``vaelab/grading/checks/exNN.py``), which are switched off
 while a file is graded: the grader compares them with vaelab's reference. Each function
 stands alone (``negative_elbo`` does not call the file's ``kl_divergence``), so that a
 mutant of one function (tests/grading/mutants.py) costs only that function's checks.

@@ -500,7 +500,8 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
     "ex04-patches-the-grader": Trick(  # the checks run in the grading process, not here
         "ex04_elbo.py",
         """import torch
-from vaelab.grading import child, ex04, runner, toolkit, wire
+from vaelab.grading.checks import ex04, toolkit
+from vaelab.grading.runtime import child, runner, wire
 
 toolkit.close = lambda *args, **kwargs: True
 toolkit.expect_close = lambda got, *args, **kwargs: got
@@ -527,7 +528,7 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
 
 import torch
 from vaelab import losses
-from vaelab.grading import child
+from vaelab.grading.runtime import child
 
 sys.audit = lambda *args: None
 _handle = child.handle
@@ -616,7 +617,7 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
 import os
 
 import torch
-from vaelab.grading import wire
+from vaelab.grading.runtime import wire
 
 
 class Payload:

@@ -1,23 +1,26 @@
-"""The grader behind ``vaelab grade`` and ``vaelab.grade.check``, one module per job.
+"""The grader behind ``vaelab grade`` and ``vaelab.grade.check``, in three layers.
 
-- ``exNN``: the checks of exercise NN (``exercises/exNN_*.py``, lesson NN), each worth
-  some points, and ``PROTECTED``, vaelab's own answers that are switched off while the
-  exercise is graded;
-- ``common``: inputs and known mistakes that several exercises share;
-- ``toolkit``: what every check uses: ``Mistake``, the seeded inputs (``Draw``), calls
-  into the learner's process (``learner_function``), comparisons with tolerances;
-- ``runner``: finds an exercise's checks (it loads ``exNN`` by name) and runs them on a
-  file, in a grader worker;
-- ``jobs``: grades many files from the asking process (torch-free), through grader
-  workers forked from a forkserver;
-- ``sandbox``: starts the learner's process, sends it requests and waits for the answers
-  within the time limit;
-- ``child``: the learner's process: imports the file, calls its functions when asked,
-  answers with plain data;
-- ``wire``: the frames and the plain data that cross between the two;
-- ``report``: the report as text, HTML and a class's gradebook.
+- ``checks``: what a teacher reads to add a check. ``checks.toolkit`` (``Mistake``,
+  ``Checklist``, the seeded inputs ``Draw``, calls into the learner's process,
+  comparisons with tolerances), ``checks.common`` (inputs and known mistakes several
+  exercises share) and ``checks.exNN``, the checks of exercise NN
+  (``exercises/exNN_*.py``, lesson NN) with ``PROTECTED``, vaelab's own answers that are
+  switched off while the exercise is graded.
+- ``runtime``: the machinery that walls learner code in. ``processes`` (the forkserver),
+  ``jobs`` (many files from the asking process, torch-free, through grader workers),
+  ``runner`` (an exercise's checks run on one file, in a grader worker), ``sandbox`` (the
+  grader's side of the learner's process), ``child`` (the learner's process) and
+  ``wire`` (the frames and plain data between the two).
+- ``output``: what the results become. ``report`` (text, HTML, a class's gradebook),
+  ``hints`` (the next hint on demand), ``summary`` (what a class got wrong) and
+  ``gradescope`` (results.json and the autograder zip, whose ``setup.sh`` and
+  ``run_autograder`` are files in ``output/templates``).
 
-The public face is ``vaelab.grade``.
+``records`` holds the typed results all three share (``CheckResult``, ``ExerciseResult``,
+``Report``, ``Gradebook``, ``Status``) and imports nothing of vaelab. The runtime imports
+the checks and the records; the output layer imports the records (and the checks, only to
+list an exercise's checks); the checks import only ``runtime.wire``'s plain-data markers.
+No module imports one that imports it back. The public face is ``vaelab.grade``.
 """
 
 from __future__ import annotations
@@ -36,28 +39,8 @@ EXERCISES = {  # exercise -> the name of its file in exercises/
     "ex09": "ex09_disentanglement",
     "ex10": "ex10_decoders_and_priors",
 }
-# What the forkserver imports once, before it forks learner processes: the learner's side
-# and what a child imports again with the grading process's __main__ (vaelab.grade).
-FORKSERVER_PRELOAD = [
-    "vaelab.grading.child",
-    "vaelab.grading.runner",
-    *(f"vaelab.grading.{exercise}" for exercise in EXERCISES),
-    "vaelab.grade",
-]
 
 
 def new_seed() -> int:
     """A fresh seed for a grading run's inputs."""
     return secrets.randbelow(2**31)
-
-
-def start_forkserver() -> None:
-    """Start the forkserver now (it imports torch and vaelab in its own process), so that
-    it gets ready while this process imports them too; the learner processes come from it."""
-    import multiprocessing
-
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        from multiprocessing import forkserver
-
-        multiprocessing.get_context("forkserver").set_forkserver_preload(FORKSERVER_PRELOAD)
-        forkserver.ensure_running()

@@ -63,31 +63,6 @@ QUESTIONS = [
         ],
     },
     {
-        "id": "07.psnr_vs_ssim",
-        "text": (
-            "Model A reconstructs the test set with a higher PSNR than model B, but with a lower "
-            "SSIM. How can that be?"
-        ),
-        "options": [
-            "A higher PSNR means worse reconstructions",
-            "One of them must be computed wrongly, since the two always agree",
-            "They measure different things: PSNR is the per-pixel squared error on a log "
-            "scale, while SSIM compares local brightness, contrast and structure",
-            "SSIM is in dB as well, but on a different scale",
-        ],
-        "correct": 2,
-        "explanations": [
-            "PSNR grows as the squared error falls, so higher is better; the same holds for "
-            "SSIM, whose best value is 1.",
-            "They often rank models the same way, but not always, because they weigh errors "
-            "differently; a disagreement is information, not a bug.",
-            "Right: a blurry reconstruction can have a small squared error yet lose the edges "
-            "of the strokes, which SSIM penalises. When they disagree, look at the images.",
-            "SSIM has no unit and is at most 1; PSNR is in dB. The models rank differently "
-            "because the two reward different qualities, not because of units.",
-        ],
-    },
-    {
         "id": "07.iwae",
         "text": (
             "Lesson 07 reports log p(x) with the importance-weighted bound "
@@ -117,9 +92,17 @@ QUESTIONS = [
         "id": "07.bottleneck_vae",
         "text": (
             "In lesson 07's bottleneck sweep the conv autoencoder's PSNR keeps rising past 10 "
-            "latent dimensions, while the two conv VAEs' PSNR moves by less than a dB from 10 to "
-            "256. What explains the VAEs' plateau?"
+            "latent dimensions, while the two conv VAEs gain much less and end more than 2 dB "
+            "behind it at 256. What explains the VAEs' plateau?"
         ),
+        "claims": [
+            "07.ae_keeps_gaining",
+            "07.vae_plateau",
+            "07.ae_ahead_at_256",
+            "07.kl_levels_off",
+            "07.kl_size",
+            "07.active_many",
+        ],
         "options": [
             "The VAEs were trained on fewer images than the autoencoder",
             "Every nat of information in the code costs a nat of KL in the loss; past a couple of "
@@ -133,13 +116,42 @@ QUESTIONS = [
             "Every model of the sweep trains on the same images, for the same epochs, with the "
             "same seed; only the architecture and the size differ.",
             "Right: the lesson's KL panel shows the information each VAE stores levelling off "
-            "at a couple of dozen nats from 64 dimensions on. The autoencoder pays nothing for "
-            "its code, so it uses the extra room.",
+            "(between 15 and 35 nats per image from 64 dimensions on, at the end of the full "
+            "run). The autoencoder pays nothing for its code, so it uses the extra room.",
             "The decoder's first layer is linear in z and reads every dimension; the VAE simply "
             "puts little information into the extra ones.",
-            "In the lesson's short runs practically every offered dimension still counts as "
-            "active (its posterior mean varies a little); switching the unneeded ones off takes "
+            "In the lesson's short runs most of the 256 offered dimensions still count as "
+            "active (their posterior means vary a little); switching the unneeded ones off takes "
             "longer training. The KL, not the unit count, shows the plateau there.",
+        ],
+    },
+    {
+        "id": "07.rate",
+        "text": (
+            "Lesson 07 reads a VAE's KL, divided by ln 2, as the bits per image needed to send "
+            "its code, and puts it beside JPEG's file sizes. What does that number promise?"
+        ),
+        "claims": ["07.vae_rate_small", "07.jpeg_sharper"],
+        "options": [
+            "A file of that size that any image viewer can open",
+            "The average cost of sending a code drawn from q(z|x) with an ideal bits-back coder "
+            "that shares the N(0, I) prior; a better prior could make it smaller, and a practical "
+            "coder adds a little overhead",
+            "The smallest number of bits any coder could ever use for these digits",
+            "The cost of sending the image losslessly",
+        ],
+        "correct": 1,
+        "explanations": [
+            "No file was written for the VAE: the KL is the rate a bits-back (or relative "
+            "entropy) coder would reach on average, and the receiver needs the decoder's weights.",
+            "Right: with this prior that is the rate; averaged over the data the KL is the "
+            "mutual information I(x; z) plus KL(q(z) || p(z)), so a prior matching the pooled "
+            "codes would pay less. In the lesson's run the VAEs need under a quarter of JPEG's "
+            "smallest file, at a lower PSNR than that file.",
+            "It is an upper bound for this encoder, not a floor: the mutual information I(x; z), "
+            "which a coder with the aggregate posterior as prior would pay, is smaller.",
+            "The receiver gets a blurry decoding of the code, not the image: this is lossy "
+            "compression, and its distortion is the PSNR on the other axis.",
         ],
     },
 ]

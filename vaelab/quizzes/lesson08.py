@@ -68,6 +68,13 @@ QUESTIONS = [
     },
     {
         "id": "08.anomaly_score",
+        "claims": [
+            "08.recon_scores_work",
+            "08.elbo_close_to_recon",
+            "08.kl_small_part",
+            "08.latent_weaker",
+            "08.latent_near_chance",
+        ],
         "text": (
             "Lesson 08 trains a VAE on nine digits and scores test images of all ten three ways: "
             "the negative ELBO, the reconstruction error alone, and the latent term alone (how "
@@ -92,11 +99,47 @@ QUESTIONS = [
             "never saw.",
             "Right: for these images the reconstruction term is much larger than the KL, so the "
             "negative ELBO (at z = mu) and the reconstruction error rank the images almost alike, "
-            "while the code alone carries little signal (in the full run its AUROC is close to "
-            "0.5; in short runs it can even rank backwards). That is why the lesson scores with "
+            "while the code alone carries little signal (in the full run its AUROC is within "
+            "0.15 of 0.5). That is why the lesson scores with "
             "the whole ELBO, not with the latent term alone.",
             "They look at different things (the whole ELBO, its reconstruction part, the code "
             "alone) and their AUROCs differ: the latent-only score is the weakest by far.",
+        ],
+    },
+    {
+        "id": "08.synthetic_labels",
+        "text": (
+            "You have 100 labelled digits and thousands of unlabelled ones. You train a "
+            "conditional VAE on the 100 labelled digits and add 1,000 of its samples, with their "
+            "labels, to the classifier's training set. What does lesson 08 measure for this?"
+        ),
+        "claims": [
+            "08.samples_same_labels_no_gain",
+            "08.samples_more_labels_help",
+            "08.samples_help_most_when_scarce",
+        ],
+        "options": [
+            "A large gain: 1,000 more labelled examples are 10 times the data",
+            "No gain: the samples can only restate what the same 100 labels taught the generator; "
+            "samples from a conditional VAE trained on many more labels do help, and the gain is "
+            "those extra labels passed on",
+            "The samples cannot be used at all, because they have no labels",
+            "A gain that grows with the number of real labels the classifier already has",
+        ],
+        "correct": 1,
+        "explanations": [
+            "They are more examples but not more information: everything they say about the "
+            "digits came from the same 100 labels. In the lesson's full run they did not raise the "
+            "mean accuracy by even a point.",
+            "Right: in the lesson's full run, samples of a generator trained on the same labels "
+            "gave no gain, while samples of the conditional VAE trained on all the "
+            "labelled images gave more than 5 points with 100 labels. Count the generator's "
+            "labels when you report how many labels you used.",
+            "A conditional VAE draws the digit you ask for, so every sample comes with the label "
+            "it was asked for (section 4 checks the samples with an independent judge).",
+            "The lesson's full run measured the opposite for the generator that did help: its "
+            "gain was large with 100 labels and shrank with 1,000, once the classifier had labels "
+            "of its own.",
         ],
     },
 ]

@@ -1,24 +1,23 @@
-"""Which checks an exercise has, and running them on a learner's file.
+"""Running an exercise's checks on a learner's file, in a grader worker.
 
-The checks of exercise NN live in ``vaelab.grading.exNN``; this module loads that module
-by name when it is asked for them, so no exercise module imports it (no import circles).
-Each file is graded in a grader process (``vaelab.grading.jobs`` starts them) that drives
-the file's own learner process (``vaelab.grading.sandbox``); the checks, their
-comparisons and their feedback run here, in the grader process.
+The checks of exercise NN are ``vaelab.grading.checks.exNN``'s (``checks_for`` loads them by
+name). Each file is graded in a grader process (``vaelab.grading.runtime.jobs`` starts
+them) that drives the file's own learner process (``vaelab.grading.runtime.sandbox``); the
+checks, their comparisons and their feedback run here, in the grader process, and what
+happened becomes typed records (``vaelab.grading.records``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from vaelab.grading import EXERCISES, child, new_seed, wire
-from vaelab.grading.sandbox import RemoteLearner, Stopped, read_output
-from vaelab.grading.toolkit import (
+from vaelab.grading import new_seed
+from vaelab.grading.checks import checks_for, protected_for
+from vaelab.grading.checks.toolkit import (
     Check,
     Draw,
     Learner,
@@ -28,27 +27,9 @@ from vaelab.grading.toolkit import (
     reference_name,
     shorten,
 )
-
-
-def _module(exercise: str) -> ModuleType:
-    if exercise not in EXERCISES:
-        raise KeyError(f"no checks for {exercise!r}; known: {sorted(EXERCISES)}")
-    return importlib.import_module(f"vaelab.grading.{exercise}")
-
-
-def checks_for(exercise: str) -> list[Check]:
-    """The checks of one exercise, in order ("ex03" -> [Check, ...])."""
-    return list(_module(exercise).checks)
-
-
-def hints_for(exercise: str) -> dict[str, tuple[str, ...]]:
-    """Each check's hints, by check name ("kl_divergence: ..." -> ("nudge", "step", ...))."""
-    return {item.name: item.hints for item in checks_for(exercise)}
-
-
-def protected_for(exercise: str) -> list[str]:
-    """The vaelab functions switched off while ``exercise`` is graded ("losses.kl_divergence")."""
-    return list(_module(exercise).PROTECTED)
+from vaelab.grading.records import CheckResult, ExerciseResult, Status
+from vaelab.grading.runtime import child, wire
+from vaelab.grading.runtime.sandbox import RemoteLearner, Stopped, read_output
 
 
 @contextlib.contextmanager
@@ -89,46 +70,44 @@ def local_learner(module: ModuleType) -> Learner:
     return Learner(LocalTransport(module), child.names_of(module))
 
 
-def run_check(item: Check, learner: Learner | ModuleType, seed: int | None = None) -> dict:
-    """Run one check: a result dict with name, points, max_points, passed, feedback.
+def run_check(item: Check, learner: Learner | ModuleType, seed: int | None = None) -> CheckResult:
+    """Run one check and say what happened: passed, failed (a ``Mistake``), or not started
+    (it failed because a function it grades raised NotImplementedError).
 
     Args:
         item: the check.
         learner: the learner's file (a ``Learner``, or a module imported in this process).
-        seed: the run's seed for the inputs; None draws a fresh one.
+        seed: the run's seed for the inputs; None draws a fresh one. The inputs are drawn
+            from it and the check's id.
     """
     if isinstance(learner, ModuleType):
         with one_torch_thread():
             return run_check(item, local_learner(learner), seed)
-    learner.draw = Draw(new_seed() if seed is None else seed, f"{item.exercise}/{item.name}")
-    learner.used = set()
+    learner.draw = Draw(new_seed() if seed is None else seed, item.id)
+    learner.used, learner.not_started = set(), set()
     try:
         note = item.run(learner, learner.draw)
-        passed, feedback = True, note if isinstance(note, str) else "ok"
     except Stopped:
         raise
     except Mistake as e:
-        passed, feedback = False, str(e)
+        return CheckResult.unscored(item, _failure(item, learner), str(e))
     except Exception as e:  # an output so odd that checking it failed
-        passed = False
         feedback = f"could not check the result ({type(e).__name__}: {shorten(str(e), 200)})."
-    return {
-        "name": item.name,
-        "points": item.points if passed else 0.0,
-        "max_points": item.points,
-        "passed": passed,
-        "feedback": feedback,
-    }
+        return CheckResult.unscored(item, _failure(item, learner), feedback)
+    return CheckResult(
+        id=item.id,
+        name=item.name,
+        status=Status.PASSED,
+        points=item.points,
+        max_points=item.points,
+        feedback=note if isinstance(note, str) else "ok",
+        functions=item.functions,
+    )
 
 
-def _failed(item: Check, feedback: str) -> dict:
-    return {
-        "name": item.name,
-        "points": 0.0,
-        "max_points": item.points,
-        "passed": False,
-        "feedback": feedback,
-    }
+def _failure(item: Check, learner: Learner) -> Status:
+    """Not started when a function the check grades raised NotImplementedError, else failed."""
+    return Status.NOT_STARTED if learner.not_started & set(item.functions) else Status.FAILED
 
 
 def import_feedback(path: Path, error: dict, events: list, memory_gb: float | None) -> str:
@@ -173,11 +152,12 @@ def run_exercise(
     memory_gb: float | None,
     output_path: Path,
     fork: bool = False,
-) -> dict:
-    """Grade one file in a learner process of its own: the exercise's report entry.
+) -> ExerciseResult:
+    """Grade one file in a learner process of its own: the exercise's result.
 
     A crash, a time-out or nonsense from the learner's process ends the grading of the
-    file; the checks not run yet fail with the reason, so every check is in the entry.
+    file; the checks not run yet are "not graded", with the reason, so every check is in
+    the result.
 
     Args:
         seed: the run's seed, or a function that gives it once the learner's process runs.
@@ -186,7 +166,7 @@ def run_exercise(
     """
     start = time.monotonic()
     items = checks_for(exercise)
-    results: dict[str, dict] = {}
+    results: dict[str, CheckResult] = {}  # by check id
     used: dict[str, set[str]] = {}
     error, current, learner = None, None, None
     remote = RemoteLearner(
@@ -204,13 +184,15 @@ def run_exercise(
             error = import_feedback(path, hello.import_error, hello.events, memory_gb)
         elif hello.events:  # the import worked, after trying something it may not
             feedback = "while your file is imported, " + _import_event(hello.events[0])
-            results = {item.name: _failed(item, feedback) for item in items}
+            results = {
+                item.id: CheckResult.unscored(item, Status.FAILED, feedback) for item in items
+            }
         else:
             learner = Learner(remote, hello.names, memory_gb)
             for item in items:
                 current = item.name
-                results[item.name] = run_check(item, learner, seed)
-                used[item.name] = learner.used
+                results[item.id] = run_check(item, learner, seed)
+                used[item.id] = learner.used
             current = None
     except Stopped as e:
         error = str(e) + (f" (during the check '{current}')" if current else "")
@@ -218,27 +200,28 @@ def run_exercise(
         remote.close()
     if learner is not None:  # a function that called a reference fails all its checks
         for item in items:
-            names = sorted(used.get(item.name, set()) & set(learner.caught))
+            names = sorted(used.get(item.id, set()) & set(learner.caught))
             caught = [learner.caught[name][0] for name in names]
-            if caught and item.name in results:
-                results[item.name] = _failed(item, caught[0])
-    checks = [results.get(item.name) or _failed(item, f"not graded: {error}") for item in items]
-    return {
-        "exercise": path.stem,
-        "path": str(path),
-        "points": round(sum(c["points"] for c in checks), 6),
-        "max_points": round(sum(c["max_points"] for c in checks), 6),
-        "error": error,
-        "checks": checks,
-        "output": read_output(output_path),
-        "seconds": round(time.monotonic() - start, 2),
-        "seed": seed,
-    }
+            if caught and item.id in results:
+                results[item.id] = CheckResult.unscored(item, Status.FAILED, caught[0])
+    not_graded = f"not graded: {error}"
+    return ExerciseResult(
+        exercise=path.stem,
+        path=str(path),
+        checks=[
+            results.get(item.id) or CheckResult.unscored(item, Status.NOT_GRADED, not_graded)
+            for item in items
+        ],
+        error=error,
+        output=read_output(output_path),
+        seconds=round(time.monotonic() - start, 2),
+        seed=seed,
+    )
 
 
 def serve_jobs(conn) -> None:
-    """A grader worker's loop (see ``vaelab.grading.jobs``): grade each file sent on
-    ``conn``, send back its entry. The learner's process is forked before any check of
+    """A grader worker's loop (see ``vaelab.grading.runtime.jobs``): grade each file sent on
+    ``conn``, send back its ``ExerciseResult``. The learner's process is forked before any check of
     its file runs and before the run's seed arrives, and the previous file's entry is
     dropped first, so it inherits neither the seed nor another learner's results."""
     import torch
@@ -266,16 +249,10 @@ def serve_jobs(conn) -> None:
         except Exception as e:  # a bug of the grader's: say so, and go on
             if not received:
                 conn.recv()  # the run's seed, still waiting
-            entry = {
-                "exercise": Path(path).stem,
-                "path": path,
-                "points": 0.0,
-                "max_points": 0.0,
-                "error": f"the grader failed: {type(e).__name__}: {shorten(str(e), 200)}",
-                "checks": [],
-                "output": "",
-                "seconds": 0.0,
-                "seed": None,
-            }
+            entry = ExerciseResult(
+                exercise=Path(path).stem,
+                path=path,
+                error=f"the grader failed: {type(e).__name__}: {shorten(str(e), 200)}",
+            )
         conn.send(entry)
         del job, entry, received

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import losses
-from vaelab.grading.toolkit import F32, F64, Draw
+from vaelab.grading.checks.toolkit import F32, F64, Draw
 
 
 def reference_std(logvar: torch.Tensor) -> torch.Tensor:

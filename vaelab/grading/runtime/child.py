@@ -1,7 +1,7 @@
 """The learner's process: import the learner's file, call its functions when asked, answer.
 
 This process only produces: it calls the function a request names on the request's
-inputs and sends back what came out as plain data (``vaelab.grading.wire``), with the
+inputs and sends back what came out as plain data (``vaelab.grading.runtime.wire``), with the
 inputs as they are after the call, gradients when asked for, any exception in words, and
 the time taken. It compares nothing and scores nothing; the grading process does that, in
 a torch the learner's code never touched.
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from vaelab import anomaly, latent, losses, metrics, models, schedules  # noqa: F401  (loaded before the learner's code)
-from vaelab.grading import wire
+from vaelab.grading.runtime import wire
 
 REFERENCE_EVENT = "vaelab.grading.reference"
 OUTPUT_FILE_LIMIT = 32 * 2**20  # bytes C code may write to stdout/stderr (more fails the write)

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import models
-from vaelab.grading.common import reference_std
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -55,6 +55,7 @@ def _encode_pair(learner: Learner, model, x) -> tuple[torch.Tensor, torch.Tensor
 
 
 @check(
+    "encode.pair",
     "encode returns (mu, logvar), each (B, D)",
     1,
     (
@@ -72,6 +73,7 @@ def _returns_pair(learner: Learner, draw: Draw):
 
 
 @check(
+    "encode.mu",
     "encode: mu from the to_mu head",
     2,
     (
@@ -98,6 +100,7 @@ def _mu(learner: Learner, draw: Draw):
 
 
 @check(
+    "encode.logvar",
     "encode: logvar from the to_logvar head, unconstrained",
     2,
     (
@@ -173,6 +176,7 @@ _STD_SHAPES = [((6, 4), F32), ((1, 1), F32), ((3, 2), F64)]
 
 
 @check(
+    "std_from_logvar.values",
     "std_from_logvar: sigma = exp(logvar / 2)",
     2,
     (
@@ -198,6 +202,7 @@ def _std(learner: Learner, draw: Draw):
 
 
 @check(
+    "std_from_logvar.extreme",
     "std_from_logvar is finite for extreme logvar",
     1,
     (
@@ -220,6 +225,7 @@ def _std_extreme(learner: Learner, draw: Draw):
 
 
 @check(
+    "logvar_from_std.inverse",
     "logvar_from_std inverts std_from_logvar",
     0.5,
     (
@@ -248,6 +254,7 @@ def _logvar_from_std(learner: Learner, draw: Draw):
 
 
 @check(
+    "logvar_from_std.extreme",
     "logvar_from_std: finite for a tiny or a huge sigma",
     0.5,
     (
@@ -276,6 +283,7 @@ def _logvar_from_std_extreme(learner: Learner, draw: Draw):
 
 
 @check(
+    "encode.gradients",
     "gradients reach both heads and the encoder",
     1,
     (

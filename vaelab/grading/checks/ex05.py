@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from vaelab import latent, models
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -94,7 +94,12 @@ LINEAR_HINTS = (
 )
 
 
-@check("interpolate, linear: evenly spaced, both ends included", 1.5, LINEAR_HINTS)
+@check(
+    "interpolate.linear",
+    "interpolate, linear: evenly spaced, both ends included",
+    1.5,
+    LINEAR_HINTS,
+)
 def _linear(learner: Learner, draw: Draw):
     interpolate = learner_function(learner, "interpolate")
     cases = _path_cases(draw)
@@ -128,7 +133,12 @@ SLERP_HINTS = (
 )
 
 
-@check("interpolate, slerp: great circle, norm interpolated linearly", 1.5, SLERP_HINTS)
+@check(
+    "interpolate.slerp",
+    "interpolate, slerp: great circle, norm interpolated linearly",
+    1.5,
+    SLERP_HINTS,
+)
 def _slerp(learner: Learner, draw: Draw):
     interpolate = learner_function(learner, "interpolate")
     cases = _path_cases(draw)
@@ -186,11 +196,12 @@ def _same_way_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
             z1 = z0.clone() if same else z0 * draw.uniform(0.3, 3.0)
             if torch.isnan(_textbook_slerp(z0, z1, 5)).any():
                 break
-        cases.append((z0, z1, (4, 6, 7, 9)[draw.integer(0, 3)]))  # t not exact in float32
+        cases.append((z0, z1, (4, 6, 7, 10)[draw.integer(0, 3)]))  # t not exact in float32
     return cases
 
 
 @check(
+    "interpolate.slerp_same_way",
     "interpolate, slerp: codes pointing the same way give the straight line, finite",
     1,
     (
@@ -262,6 +273,7 @@ def _sample_with_codes(learner: Learner, model, num_samples, generator=None):
 
 
 @check(
+    "sample.shape",
     "sample: (num_samples, C, H, W) images in [0, 1]",
     1,
     (
@@ -282,6 +294,7 @@ def _sample_shape(learner: Learner, draw: Draw):
 
 
 @check(
+    "sample.prior",
     "sample: decodes z drawn from the prior N(0, I)",
     1.5,
     (
@@ -314,6 +327,7 @@ def _sample_prior(learner: Learner, draw: Draw):
 
 
 @check(
+    "sample.sigmoid",
     "sample: images are sigmoid(decoder(z))",
     1.5,
     (
@@ -351,6 +365,7 @@ def _sample_sigmoid(learner: Learner, draw: Draw):
 
 
 @check(
+    "sample.generator",
     "sample: the same generator gives the same images",
     1,
     (
@@ -374,6 +389,7 @@ def _sample_generator(learner: Learner, draw: Draw):
 
 
 @check(
+    "sample.dtype",
     "sample: follows the model's dtype (a float64 model gives float64 images)",
     1,
     (

@@ -1,6 +1,6 @@
 """The grading process's side of a learner's process: start it, ask it, stop it.
 
-The learner's file is imported only in a process of its own (``vaelab.grading.child``),
+The learner's file is imported only in a process of its own (``vaelab.grading.runtime.child``),
 started through a forkserver that has torch and vaelab imported already, so it starts in
 a few hundredths of a second. The grading process sends it requests and waits for each
 answer with what is left of the exercise's time; past that it kills the process and its
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaelab.grading import FORKSERVER_PRELOAD, child, wire
+from vaelab.grading.runtime import child, wire
+from vaelab.grading.runtime.processes import FORKSERVER_PRELOAD
 
 OUTPUT_KEPT = 2000  # characters kept from the start and from the end of the output
 NOT_AN_ANSWER = (

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from vaelab import losses, models
-from vaelab.grading.common import (
+from vaelab.grading.checks.common import (
     UNSTABLE_BCE,
     batch_mistakes,
     bce_mistakes,
     extreme_logits,
     image_cases,
 )
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     PREVIOUS_OUTPUT,
     Checklist,
     Draw,
@@ -56,6 +56,7 @@ def _ae_models(draw: Draw) -> list[models.MLPAutoencoder]:
 
 
 @check(
+    "encode.codes",
     "encode: codes from the encoder and to_z",
     2,
     (
@@ -97,6 +98,7 @@ def _encode(learner: Learner, draw: Draw):
 
 
 @check(
+    "decode.logits",
     "decode: logits of the image's shape",
     2,
     (
@@ -135,12 +137,14 @@ def _decode(learner: Learner, draw: Draw):
 
 
 @check(
+    "gradients",
     "gradients reach the encoder and decoder weights",
     1,
     (
         "Training needs the gradient of the loss with respect to every weight.",
         "No torch.no_grad() and no .detach() inside encode and decode.",
     ),
+    grades=("encode", "decode"),
 )
 def _gradients(learner: Learner, draw: Draw):
     for name in ("encode", "decode"):
@@ -198,7 +202,12 @@ def _loss_variants(x_logits, x) -> list:
     ]
 
 
-@check("reconstruction_loss: BCE from logits, summed over pixels, per image", 2, LOSS_HINTS)
+@check(
+    "reconstruction_loss.values",
+    "reconstruction_loss: BCE from logits, summed over pixels, per image",
+    2,
+    LOSS_HINTS,
+)
 def _loss(learner: Learner, draw: Draw):
     loss = learner_function(learner, "reconstruction_loss")
     cases = image_cases(draw)[:1] + [(draw.randn(2, 1, 28, 28, scale=3.0), draw.rand(2, 1, 28, 28))]
@@ -224,6 +233,7 @@ def _shape_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 @check(
+    "reconstruction_loss.shapes",
     "reconstruction_loss: one value per image for any image shape (B, C, H, W) and dtype",
     1,
     (
@@ -255,6 +265,7 @@ def _loss_shapes(learner: Learner, draw: Draw):
 
 
 @check(
+    "reconstruction_loss.stable",
     "reconstruction_loss is stable for confident logits",
     1,
     (
@@ -278,6 +289,7 @@ def _loss_stable(learner: Learner, draw: Draw):
 
 
 @check(
+    "reconstruction_loss.gradients",
     "reconstruction_loss: gradient reaches x_logits, inputs unchanged",
     1,
     ("Stay in torch, and build new tensors rather than changing x_logits or x in place.",),

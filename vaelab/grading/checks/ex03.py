@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from vaelab import losses
-from vaelab.grading.common import reference_std
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -103,7 +103,12 @@ SHAPE_HINTS = (
 )
 
 
-@check("any batch shape (B, D) and dtype, with eps given and without", 1, SHAPE_HINTS)
+@check(
+    "reparameterize.shapes",
+    "any batch shape (B, D) and dtype, with eps given and without",
+    1,
+    SHAPE_HINTS,
+)
 def _shape(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     cases = _reparam_cases(draw)
@@ -136,7 +141,7 @@ def _shape(learner: Learner, draw: Draw):
         )
 
 
-@check("values with a given eps: z = mu + sigma * eps", 2, VALUES_HINTS)
+@check("reparameterize.values", "values with a given eps: z = mu + sigma * eps", 2, VALUES_HINTS)
 def _values(learner: Learner, draw: Draw):
     reparameterize = learner_function(learner, "reparameterize")
     cases = _reparam_cases(draw)
@@ -161,6 +166,7 @@ def _values(learner: Learner, draw: Draw):
 
 
 @check(
+    "reparameterize.gradients",
     "gradients reach mu and logvar (given eps)",
     1,
     (
@@ -240,6 +246,7 @@ def _sampling_problem(reparameterize: LearnerFunction, draw: Draw) -> str | None
 
 
 @check(
+    "reparameterize.sampling",
     "eps=None: fresh N(0, I) noise gives z ~ N(mu, exp(logvar))",
     2,
     (
@@ -264,6 +271,7 @@ NO_SAMPLING_GRADIENT = (
 
 
 @check(
+    "reparameterize.sampling_gradients",
     "eps=None: gradients still reach mu and logvar",
     3,
     (
@@ -313,6 +321,7 @@ def _sampling_gradients(learner: Learner, draw: Draw):
 
 
 @check(
+    "reparameterize.unchanged_extreme",
     "inputs unchanged; finite for extreme logvar",
     1,
     (

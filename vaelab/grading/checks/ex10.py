@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import models, priors
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -140,6 +140,7 @@ def _expect_mask(got, kernel_size: int, mask_type: str) -> None:
 
 
 @check(
+    "causal_mask.type_b",
     "causal_mask: type B, 1 before the centre in raster order and at the centre",
     2,
     (
@@ -160,6 +161,7 @@ def _mask_b(learner: Learner, draw: Draw):
 
 
 @check(
+    "causal_mask.type_a",
     "causal_mask: type A excludes the centre",
     1.5,
     (
@@ -178,6 +180,7 @@ def _mask_a(learner: Learner, draw: Draw):
 
 
 @check(
+    "causal_mask.kernel_one",
     "causal_mask: kernel_size 1 ([[0.]] for A, [[1.]] for B)",
     0.5,
     (
@@ -206,6 +209,7 @@ def _expect_value_error(outcome, what: str, learner: Learner) -> None:
 
 
 @check(
+    "causal_mask.errors",
     "causal_mask: ValueError for an even or non-positive kernel_size, or an unknown type",
     1,
     (
@@ -338,6 +342,7 @@ def _reference(z, means, logvars, logits) -> torch.Tensor:
 
 
 @check(
+    "log_mixture_prior.values",
     "log_mixture_prior: log sum_k pi_k N(z; means_k, exp(logvars_k)), one value per code",
     2,
     (
@@ -370,6 +375,7 @@ def _mixture_values(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mixture_prior.single",
     "log_mixture_prior: K = 1 is a single Gaussian, any logit",
     0.5,
     (
@@ -393,6 +399,7 @@ def _mixture_single(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mixture_prior.far",
     "log_mixture_prior: codes far from every component stay finite",
     1.5,
     (
@@ -428,6 +435,7 @@ def _mixture_far(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mixture_prior.gradients",
     "log_mixture_prior: inputs unchanged, gradients reach means, logvars and logits",
     1,
     (

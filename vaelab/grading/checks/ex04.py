@@ -9,14 +9,14 @@ from __future__ import annotations
 import torch
 
 from vaelab import losses
-from vaelab.grading.common import (
+from vaelab.grading.checks.common import (
     UNSTABLE_BCE,
     batch_mistakes,
     bce_mistakes,
     extreme_logits,
     image_cases,
 )
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -123,7 +123,12 @@ KL_HINTS = (
 )
 
 
-@check("kl_divergence: closed form, one value per example, any (B, D) and dtype", 2.5, KL_HINTS)
+@check(
+    "kl_divergence.values",
+    "kl_divergence: closed form, one value per example, any (B, D) and dtype",
+    2.5,
+    KL_HINTS,
+)
 def _kl(learner: Learner, draw: Draw):
     kl_divergence = learner_function(learner, "kl_divergence")
     cases = _kl_cases(draw)
@@ -140,6 +145,7 @@ def _kl(learner: Learner, draw: Draw):
 
 
 @check(
+    "kl_divergence.gradients",
     "kl_divergence: gradients reach mu and logvar",
     1,
     (
@@ -165,6 +171,7 @@ def _kl_gradients(learner: Learner, draw: Draw):
 
 
 @check(
+    "kl_divergence.extreme_unchanged",
     "kl_divergence: finite for extreme logvar; inputs unchanged",
     1.5,
     (
@@ -293,7 +300,9 @@ def _elbo_working(learner: Learner, negative_elbo, cases) -> None:
         needs_working(False, "negative_elbo")
 
 
-@check("negative_elbo: BCE summed over pixels + KL, per example", 2, ELBO_HINTS)
+@check(
+    "negative_elbo.values", "negative_elbo: BCE summed over pixels + KL, per example", 2, ELBO_HINTS
+)
 def _elbo(learner: Learner, draw: Draw):
     negative_elbo = learner_function(learner, "negative_elbo")
     cases = _elbo_cases(draw)
@@ -318,6 +327,7 @@ def _elbo(learner: Learner, draw: Draw):
 
 
 @check(
+    "negative_elbo.beta",
     "negative_elbo: beta weights the KL",
     1,
     (
@@ -355,6 +365,7 @@ def _beta(learner: Learner, draw: Draw):
 
 
 @check(
+    "negative_elbo.stable",
     "negative_elbo: stable for confident logits",
     1,
     (
@@ -376,6 +387,7 @@ def _elbo_stable(learner: Learner, draw: Draw):
 
 
 @check(
+    "negative_elbo.gradients",
     "negative_elbo: gradients reach x_logits, mu, logvar; inputs unchanged",
     1,
     (

@@ -12,8 +12,8 @@ import math
 import torch
 
 from vaelab import losses, metrics, schedules
-from vaelab.grading.common import batch_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.toolkit import (
     F64,
     Checklist,
     Draw,
@@ -115,6 +115,7 @@ def _au_cases(draw: Draw):
 
 
 @check(
+    "active_units.values",
     "active_units: counts dimensions with Var(mu) > threshold",
     1.5,
     (
@@ -133,6 +134,7 @@ def _active_values(learner: Learner, draw: Draw):
 
 
 @check(
+    "active_units.threshold",
     "active_units: strict threshold (> not >=)",
     1,
     (
@@ -147,6 +149,7 @@ def _active_threshold(learner: Learner, draw: Draw):
 
 
 @check(
+    "active_units.int",
     "active_units: returns a Python int",
     0.5,
     ("A count is a plain number: turn the tensor you counted with into a Python int.",),
@@ -157,6 +160,8 @@ def _active_int(learner: Learner, draw: Draw):
     got = active_units(mu, threshold=threshold)
     if not isinstance(got, int) or isinstance(got, bool):
         raise Mistake(f"active_units returned {type_name(got)}; return a Python int: int(...).")
+    # a property of a working count only: a constant int gets nothing
+    needs_working(got == metrics.active_units(mu, threshold=threshold), "active_units")
 
 
 def _fb_mistakes(kl: torch.Tensor, free_bits: float) -> list:
@@ -212,6 +217,7 @@ def _fb_cases(draw: Draw):
 
 
 @check(
+    "free_bits_kl.values",
     "free_bits_kl: each dimension clamped at free_bits, then summed",
     1.5,
     (
@@ -238,6 +244,7 @@ def _free_bits(learner: Learner, draw: Draw):
 
 
 @check(
+    "free_bits_kl.properties",
     "free_bits_kl: inputs unchanged, gradient only above free_bits",
     1,
     (
@@ -261,6 +268,7 @@ def _free_bits_props(learner: Learner, draw: Draw):
 
 
 @check(
+    "free_bits_kl.batch_mean",
     "free_bits_kl: the batch-mean KL per dimension, as fit passes it ((D,) -> one number)",
     0.5,
     (
@@ -368,6 +376,7 @@ def _linear_variants(steps, warmup) -> list:
 
 
 @check(
+    "linear_kl_weight.values",
     "linear_kl_weight: 0 at step 0, 1 from warmup_steps on",
     2,
     (
@@ -440,6 +449,7 @@ def _cyclical_variants(steps, period, ratio) -> list:
 
 
 @check(
+    "cyclical_kl_weight.values",
     "cyclical_kl_weight: restarts every period, rises over ratio of it",
     2,
     (

@@ -11,8 +11,8 @@ import math
 import torch
 
 from vaelab import losses, metrics
-from vaelab.grading.common import batch_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -104,6 +104,7 @@ def _psnr_mistakes(x, x_hat, max_val) -> list:
 
 
 @check(
+    "psnr.values",
     "psnr: 10 log10(max_val^2 / MSE), one value per image",
     2.5,
     (
@@ -132,6 +133,7 @@ def _psnr(learner: Learner, draw: Draw):
 
 
 @check(
+    "psnr.max_val",
     "psnr: max_val for 0..255 images",
     1.5,
     (
@@ -159,6 +161,7 @@ def _psnr_max(learner: Learner, draw: Draw):
 
 
 @check(
+    "psnr.identical",
     "psnr: identical images give inf (a perfect copy), never NaN or an error",
     0.5,
     (
@@ -247,6 +250,7 @@ def _lme_cases(draw: Draw):
 
 
 @check(
+    "log_mean_exp.values",
     "log_mean_exp: log(mean(exp(log_w))) along dim",
     2,
     (
@@ -273,6 +277,7 @@ def _lme(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mean_exp.dims",
     "log_mean_exp: works along any dim",
     1,
     ("Average over the `dim` you are given (negative ones too), and count K along it.",),
@@ -294,6 +299,7 @@ def _lme_dims(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mean_exp.large",
     "log_mean_exp: no overflow for large log-weights",
     1.5,
     (
@@ -320,6 +326,7 @@ def _lme_large(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mean_exp.small",
     "log_mean_exp: no underflow for very negative log-weights",
     0.5,
     ("exp(-1000) rounds to 0, and log(0) is -inf: the same trick helps at both ends.",),
@@ -342,6 +349,7 @@ def _lme_small(learner: Learner, draw: Draw):
 
 
 @check(
+    "log_mean_exp.properties",
     "log_mean_exp: input unchanged, gradient flows",
     0.5,
     ("Subtract the maximum into a new tensor, not into log_w itself (no -=).",),

@@ -3,7 +3,7 @@
 The files are graded by grader workers, one per file graded at the same time, started
 from a forkserver that has torch, vaelab and the checks imported already. For each file a
 worker forks the learner's process, then runs the checks
-(``vaelab.grading.runner.serve_jobs``). So the asking process never imports torch for
+(``vaelab.grading.runtime.runner.serve_jobs``). So the asking process never imports torch for
 grading (a cold ``vaelab grade`` pays for one torch import, in the forkserver), each file
 costs one fork as before, and a class's files are checked on every core. This module
 imports nothing heavy.
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from vaelab.grading import new_seed, start_forkserver
+from vaelab.grading import new_seed
+from vaelab.grading.records import ExerciseResult
+from vaelab.grading.runtime.processes import start_forkserver
 
 SPARE_SECONDS = 30.0  # a worker stops its learner at the time limit; this is a backstop
 
@@ -41,7 +43,7 @@ def _context():
 
 def _work(conn) -> None:
     """A grader worker: grade the files sent on ``conn`` until told to stop."""
-    from vaelab.grading import runner
+    from vaelab.grading.runtime import runner
 
     runner.serve_jobs(conn)
 
@@ -69,18 +71,14 @@ class _Worker:
         self.conn.close()
 
 
-def _failed_entry(job: Job, error: str, seconds: float, seed: int) -> dict:
-    return {
-        "exercise": job.path.stem,
-        "path": str(job.path),
-        "points": 0.0,
-        "max_points": 0.0,
-        "error": error,
-        "checks": [],
-        "output": "",
-        "seconds": round(seconds, 2),
-        "seed": seed,
-    }
+def _failed_entry(job: Job, error: str, seconds: float, seed: int) -> ExerciseResult:
+    return ExerciseResult(
+        exercise=job.path.stem,
+        path=str(job.path),
+        error=error,
+        seconds=round(seconds, 2),
+        seed=seed,
+    )
 
 
 def run_jobs(
@@ -90,14 +88,14 @@ def run_jobs(
     parallel: int = 2,
     memory_gb: float | None = None,
     seed: int | None = None,
-) -> list[dict]:
-    """Grade each job in a learner process of its own, ``parallel`` at a time; entries in
+) -> list[ExerciseResult]:
+    """Grade each job in a learner process of its own, ``parallel`` at a time; results in
     job order. All jobs share the run's seed (None draws one)."""
     seed = new_seed() if seed is None else seed
     if not jobs:
         return []
     ctx = _context()
-    entries: list[dict | None] = [None] * len(jobs)
+    entries: list[ExerciseResult | None] = [None] * len(jobs)
     waiting = list(enumerate(jobs))
     workers = [_Worker(ctx) for _ in range(max(1, min(parallel, len(jobs))))]
     idle, busy = list(workers), {}  # busy: connection -> (worker, index, job, start)

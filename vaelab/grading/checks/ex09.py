@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import disentangle
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.toolkit import (
     F32,
     F64,
     Checklist,
@@ -187,7 +187,9 @@ MI_HINTS = (
 )
 
 
-@check("mutual_information: nats, from the joint histogram", 3, MI_HINTS)
+@check(
+    "mutual_information.values", "mutual_information: nats, from the joint histogram", 3, MI_HINTS
+)
 def _mi(learner: Learner, draw: Draw):
     mutual_information = learner_function(learner, "mutual_information")
     cases = _mi_cases(draw)
@@ -211,6 +213,7 @@ def _odd_label_cases(draw: Draw) -> list[tuple[torch.Tensor, torch.Tensor, str]]
 
 
 @check(
+    "mutual_information.labels",
     "mutual_information: any integer labels (negative, gaps, a single value)",
     1.5,
     (
@@ -230,6 +233,7 @@ def _mi_labels(learner: Learner, draw: Draw):
 
 
 @check(
+    "mutual_information.continuous",
     "mutual_information: refuses continuous codes (they must be binned first)",
     1,
     (
@@ -395,6 +399,7 @@ MIG_HINTS = (
 
 
 @check(
+    "mutual_information_gap.values",
     "mutual_information_gap: best minus runner-up over the dimensions, over H, averaged",
     2.5,
     MIG_HINTS,
@@ -427,6 +432,7 @@ def _tie_case(draw: Draw) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @check(
+    "mutual_information_gap.ties",
     "mutual_information_gap: two dimensions tied for first place give that factor 0",
     1.5,
     (
@@ -472,6 +478,7 @@ def _mig_ties(learner: Learner, draw: Draw):
 
 
 @check(
+    "mutual_information_gap.unchanged",
     "mutual_information_gap: inputs unchanged",
     0.5,
     (

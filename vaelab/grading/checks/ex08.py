@@ -12,8 +12,8 @@ import math
 import torch
 
 from vaelab import anomaly, losses, models
-from vaelab.grading.common import batch_mistakes, bce_mistakes
-from vaelab.grading.toolkit import (
+from vaelab.grading.checks.common import batch_mistakes, bce_mistakes
+from vaelab.grading.checks.toolkit import (
     Checklist,
     Draw,
     Learner,
@@ -41,6 +41,9 @@ PROTECTED = (
 
 checks = Checklist("ex08")
 check = checks.add
+
+SCORES = ("reconstruction_score", "latent_score", "anomaly_score")
+REFERENCES = {name: getattr(anomaly, name) for name in SCORES}  # vaelab's own, in this process
 
 
 def _anomaly_setup(draw: Draw):
@@ -73,6 +76,7 @@ def _recon_variants(model, x, extra=None) -> list:
 
 
 @check(
+    "reconstruction_score.values",
     "reconstruction_score: BCE of x given z = mu, summed per image",
     3,
     (
@@ -106,6 +110,7 @@ def _recon(learner: Learner, draw: Draw):
 
 
 @check(
+    "latent_score.values",
     "latent_score: -log N(mu; 0, I) per image",
     2,
     (
@@ -168,6 +173,7 @@ def _anomaly_variants(model, x, beta) -> list:
 
 
 @check(
+    "anomaly_score.values",
     "anomaly_score: negative ELBO at z = mu",
     2.5,
     (
@@ -210,6 +216,7 @@ def _anomaly(learner: Learner, draw: Draw):
 
 
 @check(
+    "anomaly_score.beta",
     "anomaly_score: beta weights the KL",
     0.5,
     ("beta weights the KL term only, as in lesson 04's loss.",),
@@ -250,30 +257,33 @@ def _beta(learner: Learner, draw: Draw):
 
 
 @check(
+    "scores.no_gradients",
     "scores: no gradients tracked, images unchanged",
     1,
     (
         "Scores are for evaluation: nothing will back-propagate through them.",
         "Compute them under torch.no_grad() (or detach the result), and do not change x.",
     ),
+    grades=SCORES,
 )
 def _props(learner: Learner, draw: Draw):
     model, x = _anomaly_setup(draw)
-    for name in ("reconstruction_score", "latent_score", "anomaly_score"):
+    right = []  # the scores whose values are right: the property pays only with one
+    for name in SCORES:
         result = learner_function(learner, name).run(model, x)
-        as_tensor(result.value, name)
+        if close(as_tensor(result.value, name), REFERENCES[name](model, x)):
+            right.append(name)
         expect_unchanged(result, ("model", "x"), name)
         if any(result.requires_grad):
             raise Mistake(
                 f"{name} tracks gradients: scores are for evaluation, so compute them under "
                 "torch.no_grad() (or return .detach()); it saves memory on large datasets."
             )
-
-
-SCORES = ("reconstruction_score", "latent_score", "anomaly_score")
+    needs_working(bool(right), "reconstruction_score")  # constant answers get nothing
 
 
 @check(
+    "scores.batch_independent",
     "scores: an image's score does not depend on the batch it comes in (one image too)",
     1,
     (
@@ -283,10 +293,11 @@ SCORES = ("reconstruction_score", "latent_score", "anomaly_score")
         "averaged across the batch, and a batch of one image still gives shape (1,) (a "
         ".squeeze() drops that dimension).",
     ),
+    grades=SCORES,
 )
 def _batch_independent(learner: Learner, draw: Draw):
     model, x = _anomaly_setup(draw)
-    tested = []
+    right = []  # the scores whose values are right: the property pays only with one
     for name in SCORES:
         fn = learner_function(learner, name)
         outcomes = fn.many(
@@ -296,7 +307,8 @@ def _batch_independent(learner: Learner, draw: Draw):
         batch, again = (as_tensor(o.value, name) for o in outcomes[:2])
         if batch.shape != (len(x),) or not close(batch, again):
             continue  # one value per image, repeatable: the values checks say what is wrong
-        tested.append(name)
+        if close(batch, REFERENCES[name](model, x)):
+            right.append(name)
         for i, outcome in enumerate(outcomes[2:]):
             alone = as_tensor(outcome.value, name)
             if alone.shape != (1,):
@@ -312,4 +324,4 @@ def _batch_independent(learner: Learner, draw: Draw):
                     "detector scores each image on its own, so nothing may be normalised, "
                     "ranked or averaged across the batch."
                 )
-    needs_working(bool(tested), "reconstruction_score")
+    needs_working(bool(right), "reconstruction_score")  # constant answers get nothing

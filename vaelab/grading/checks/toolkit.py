@@ -3,12 +3,24 @@
 A check is a function ``check(learner, draw)`` that returns normally when it passes and
 raises ``Mistake("feedback")`` when it fails. ``learner`` gives access to the learner's
 functions; calling one sends the inputs to the learner's process, which calls it and
-sends back plain data (see ``vaelab.grading.child``), so every comparison here runs in
+sends back plain data (see ``vaelab.grading.runtime.child``), so every comparison here runs in
 the grading process, whose torch the learner's code never touched. ``draw`` holds the
-check's inputs, drawn from the run's seed. Mistakes are named by comparing the learner's
-output with the reference and with known-wrong variants of the reference, never by
-reading the learner's source. Each exercise's checks are a ``Checklist`` in
-``vaelab.grading.exNN``.
+check's inputs, drawn from the run's seed and the check's id. Mistakes are named by comparing
+the learner's output with the reference and with known-wrong variants of the reference, never
+by reading the learner's source. Each exercise's checks are a ``Checklist`` in
+``vaelab.grading.checks.exNN``, registered with ``@check(id, name, points, hints)``::
+
+    @check("kl_divergence.values", "kl_divergence: closed form, one value per example", 2.5,
+           KL_HINTS)
+    def _kl(learner: Learner, draw: Draw):
+        kl_divergence = learner_function(learner, "kl_divergence")
+        mu, logvar = draw.randn(5, 3), draw.randn(5, 3)
+        expect_close(kl_divergence(mu, logvar), losses.kl_divergence(mu, logvar,
+                     reduction="none"), what="the KL", variants=...)
+
+The runner turns what happened into a ``vaelab.grading.records.CheckResult``: passed,
+failed (a ``Mistake``), or not started (a function the check grades raised
+NotImplementedError).
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from typing import Any
 
 import torch
 
-from vaelab.grading.wire import GENERATOR, LEAF, MODEL, PREVIOUS, ROWS, Opaque, Unreadable
+from vaelab.grading.runtime.wire import GENERATOR, LEAF, MODEL, PREVIOUS, ROWS, Opaque, Unreadable
 
 FEEDBACK_CHARS = 400  # longest feedback text kept from an exception message
 F32, F64 = torch.float32, torch.float64
@@ -34,33 +46,63 @@ class Mistake(Exception):
     """A failed check; the message is the feedback the learner reads."""
 
 
+CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
 @dataclass(frozen=True)
 class Check:
-    exercise: str  # "ex03"
-    name: str  # "reparameterize: values with a given eps"
+    """One check of an exercise, as ``Checklist.add`` registers it."""
+
+    exercise: str  # "ex04"
+    id: str  # "ex04.kl_divergence.values": stable; seeds the inputs, keys the hint memory
+    name: str  # "kl_divergence: closed form, ...": what the tables show; may be reworded
     points: float
     run: Callable[[Learner, Draw], Any]
     hints: tuple[str, ...] = ()  # on demand, one step further each time (vaelab.grade.hint)
+    functions: tuple[str, ...] = ()  # the learner functions it grades ("kl_divergence",)
 
 
 class Checklist(list):
-    """One exercise's checks, in order; ``@checks.add(name, points, hints)`` appends a check."""
+    """One exercise's checks, in order; ``@checks.add(id, name, points, hints)`` appends one."""
 
     def __init__(self, exercise: str):
         super().__init__()
         self.exercise = exercise
 
-    def add(self, name: str, points: float, hints: Sequence[str] = ()) -> Callable:
+    def add(
+        self,
+        id: str,
+        name: str,
+        points: float,
+        hints: Sequence[str] = (),
+        *,
+        grades: Sequence[str] | None = None,
+    ) -> Callable:
         """Register the decorated function as a check worth ``points``.
 
         Args:
+            id: the check's stable id within the exercise, the learner function it grades
+                first: "kl_divergence.values" (made "ex04.kl_divergence.values"). Its inputs
+                are drawn from it and the hints seen are remembered by it, so keep it when
+                the name is reworded; a new id gives new inputs.
+            name: what the tables show, the function first ("kl_divergence: ...").
             hints: what ``vaelab.grade.hint`` says while this check fails, one step
                 further each time it is asked: first a nudge to the lesson's formula, then
                 the idea, then the step that is usually missed. Words, not code.
+            grades: the learner functions the check grades; default the id's first part.
+                A check whose functions all pass lets the lesson go on with the learner's
+                own (``vaelab.exercises.use``); one that fails because such a function
+                still raises NotImplementedError is "not started".
         """
+        if not CHECK_ID.match(id):
+            raise ValueError(f"check id {id!r}: lower-case words joined by dots, e.g. kl.values")
+        full = f"{self.exercise}.{id}"
+        if any(item.id == full for item in self):
+            raise ValueError(f"two checks of {self.exercise} have the id {id!r}")
+        functions = tuple(grades) if grades is not None else (id.split(".")[0],)
 
         def register(fn: Callable[[Learner, Draw], Any]) -> Callable[[Learner, Draw], Any]:
-            self.append(Check(self.exercise, name, points, fn, tuple(hints)))
+            self.append(Check(self.exercise, full, name, points, fn, tuple(hints), functions))
             return fn
 
         return register
@@ -70,7 +112,7 @@ class Checklist(list):
 
 
 class Draw:
-    """The random inputs of one check, drawn from the run's seed and the check's name.
+    """The random inputs of one check, drawn from the run's seed and the check's id.
 
     A grading run draws a fresh seed (recorded in the report), so the inputs differ from
     run to run and cannot be read off the grader's source; the same seed gives the same
@@ -170,13 +212,14 @@ class Learner:
     """The learner's file as the checks see it: its names, and its functions to call.
 
     ``transport.call(request)`` runs a request in the learner's process (or, for tests, in
-    this one) and returns ``(reply, events)``; see ``vaelab.grading.sandbox``.
+    this one) and returns ``(reply, events)``; see ``vaelab.grading.runtime.sandbox``.
     """
 
     def __init__(self, transport, names: dict[str, str | None], memory_gb: float | None = None):
         self.transport, self.names, self.memory_gb = transport, names, memory_gb
         self.draw: Draw | None = None  # the running check's inputs
         self.used: set[str] = set()  # learner functions the running check called
+        self.not_started: set[str] = set()  # of those, the ones that raised NotImplementedError
         self.caught: dict[str, list[str]] = {}  # function -> feedback on reference use
         self.memo: dict[str, Any] = {}  # what one check learned that a later one may reuse
 
@@ -250,6 +293,8 @@ class Learner:
             )
         if reply.get("error"):
             index = reply.get("error_step") or 0
+            if reply["error"].get("kind") == "not_implemented":
+                self.not_started.add(names[index])
             raise Mistake(exception_feedback(names[index], reply["error"], self.memory_gb))
         _, args, kwargs = step
         return Result(

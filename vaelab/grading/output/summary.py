@@ -2,12 +2,13 @@
 
 The input is a gradebook (``vaelab.grade.grade_class``) or a folder of Gradescope
 results.json files; both become one row per learner and check ("outcomes"), and the
-summary counts them. Feedback that differs only in its numbers ("largest difference
-1.14e+03" and "... 2.5") is grouped by a normalised form with the numbers masked, and
-each group keeps one real text as its example. Failures that only follow from an earlier
-check ("first make `kl_divergence` right ...", "`negative_elbo` uses your `kl_divergence`,
-which fails its own check: fix that first") are counted apart, so that each check's
-feedback is what learners got wrong in it.
+summary counts them. A check's state is its record's status (in results.json, the test's
+``extra_data``), never a phrase searched for in the feedback. Feedback that differs only
+in its numbers ("largest difference 1.14e+03" and "... 2.5") is grouped by a normalised
+form with the numbers masked, and each group keeps one real text as its example. Failures
+that only follow from an earlier check ("first make `kl_divergence` right ...",
+"`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first") are
+counted apart, so that each check's feedback is what learners got wrong in it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from vaelab.grading.report import MISSING
+from vaelab.grading.records import Gradebook, Status
 
 __all__ = [
     "format_summary",
@@ -42,13 +43,10 @@ def normalise(feedback: str) -> str:
     return NUMBER.sub("#", " ".join(feedback.split()))
 
 
-def _state(passed: bool, feedback: str) -> str:
-    """ "passed", "not started" (no file, or the function is still a stub) or "failed"."""
-    if passed:
-        return "passed"
-    if feedback.startswith(MISSING) or "not implemented yet" in feedback:
-        return "not started"
-    return "failed"
+def _state(status: Status) -> str:
+    """ "passed", "not started" (no file, or the function is still a stub) or "failed" (a
+    file that could not be graded fails its checks)."""
+    return "failed" if status is Status.NOT_GRADED else status.value
 
 
 def _number_order(number: str) -> tuple:
@@ -58,23 +56,23 @@ def _number_order(number: str) -> tuple:
 # ---------------------------------------------------------------- outcomes
 
 
-def outcomes_from_gradebook(book: dict) -> list[dict]:
+def outcomes_from_gradebook(book: Gradebook) -> list[dict]:
     """One outcome per learner and check of a gradebook: learner, exercise ("ex04"),
     number ("4.2"), check, max_points, state, feedback."""
     outcomes = []
-    for learner in book["learners"]:
-        for entry in learner["exercises"]:
-            key = entry["exercise"][:4]
-            for i, c in enumerate(entry["checks"], 1):
+    for learner in book.learners:
+        for entry in learner.exercises:
+            key = entry.exercise[:4]
+            for i, c in enumerate(entry.checks, 1):
                 outcomes.append(
                     {
-                        "learner": learner["learner"],
+                        "learner": learner.learner,
                         "exercise": key,
                         "number": f"{int(key[2:])}.{i}" if key[2:].isdigit() else str(i),
-                        "check": c["name"],
-                        "max_points": float(c["max_points"]),
-                        "state": _state(c["passed"], c["feedback"]),
-                        "feedback": c["feedback"],
+                        "check": c.name,
+                        "max_points": float(c.max_points),
+                        "state": _state(c.status),
+                        "feedback": c.feedback,
                     }
                 )
     return outcomes
@@ -150,6 +148,11 @@ def _test_outcomes(learner: str, tests: list) -> list[dict]:
             score is not None and max_score is not None and float(score) < float(max_score)
         )
         feedback = str(test.get("output", ""))
+        extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
+        try:  # written by vaelab's results_json; another grader's tests pass or fail
+            status = Status(extra.get("status"))
+        except ValueError:
+            status = Status.FAILED if failed else Status.PASSED
         outcomes.append(
             {
                 "learner": learner,
@@ -157,7 +160,7 @@ def _test_outcomes(learner: str, tests: list) -> list[dict]:
                 "number": str(test.get("number", i + 1)),
                 "check": check,
                 "max_points": float(max_score or 0.0),
-                "state": _state(not failed, feedback),
+                "state": _state(status),
                 "feedback": feedback,
             }
         )

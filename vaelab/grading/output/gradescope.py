@@ -7,8 +7,11 @@ submission, with the learner's files in ``/autograder/submission``), which write
 with ``name``, ``number``, ``score``, ``max_score``, ``status``, ``output`` and
 ``visibility``. Here one check is one test.
 
-Nothing here grades: ``results_json`` turns a report of ``vaelab.grade`` into that format,
-and ``build_autograder`` writes a zip whose ``run_autograder`` calls ``vaelab grade``.
+Nothing here grades: ``results_json`` turns a report of ``vaelab.grade`` (a
+``vaelab.grading.records.Report``) into that format, each test's ``extra_data`` holding
+its check's id and status, and ``build_autograder`` writes a zip whose ``run_autograder``
+(from ``templates/run_autograder`` here, as ``setup.sh`` is from ``templates/setup.sh``)
+calls ``vaelab grade``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vaelab.grading import EXERCISES
-from vaelab.grading.report import MISSING, _status
+from vaelab.grading.output.report import MISSING, status_line
+from vaelab.grading.records import (
+    CheckResult,
+    ExerciseResult,
+    Report,
+    Status,
+    exercise_key,
+)
 
 __all__ = [
     "AUTOGRADER_ROOT_VARIABLE",
@@ -50,12 +60,6 @@ AUTOGRADER_ROOT_VARIABLE = "VAELAB_AUTOGRADER_ROOT"  # /autograder on Gradescope
 
 
 # ---------------------------------------------------------------- exercises by name
-
-
-def exercise_key(name: str) -> str | None:
-    """The exercise id of a report entry or file name: "ex04_elbo" -> "ex04"; None if none."""
-    match = re.match(r"^(ex\d\d)(?:_|$)", name)
-    return match.group(1) if match else None
 
 
 def parse_exercises(text: str | Iterable[str] | None) -> list[str]:
@@ -85,101 +89,89 @@ def parse_exercises(text: str | Iterable[str] | None) -> list[str]:
     return sorted(keys)
 
 
-def planned_checks(exercise: str, feedback: str) -> list[dict]:
-    """Every check of ``exercise`` at 0 points, failed, with ``feedback``: for a file that
-    could not be graded at all."""
-    from vaelab.grading.runner import checks_for  # the checks import torch: only when needed
+def planned_checks(exercise: str, status: Status, feedback: str) -> list[CheckResult]:
+    """Every check of ``exercise`` at 0 points, with ``status`` and ``feedback``: for a file
+    that could not be graded at all."""
+    from vaelab.grading.checks import checks_for  # the checks import torch: only when needed
 
-    return [
-        {
-            "name": item.name,
-            "points": 0.0,
-            "max_points": item.points,
-            "passed": False,
-            "feedback": feedback,
-        }
-        for item in checks_for(exercise)
-    ]
+    return [CheckResult.unscored(item, status, feedback) for item in checks_for(exercise)]
 
 
-def not_submitted(exercise: str, message: str) -> dict:
-    """A report entry for an exercise with no file: its checks listed at 0 points."""
-    checks = planned_checks(exercise, f"{MISSING}: {message}")
-    return {
-        "exercise": EXERCISES[exercise],
-        "path": None,
-        "points": 0.0,
-        "max_points": round(sum(c["max_points"] for c in checks), 6),
-        "error": message,
-        "checks": checks,
-        "output": "",
-        "seconds": 0.0,
-    }
+def not_submitted(exercise: str, message: str) -> ExerciseResult:
+    """The result of an exercise with no file: its checks listed at 0 points, not started."""
+    return ExerciseResult(
+        exercise=EXERCISES[exercise],
+        path=None,
+        checks=planned_checks(exercise, Status.NOT_STARTED, f"{MISSING}: {message}"),
+        error=message,
+    )
 
 
 # ---------------------------------------------------------------- results.json
 
 
-def _test(name: str, number: str, check: dict, visibility: str) -> dict:
+def _test(name: str, number: str, check: CheckResult, visibility: str) -> dict:
     return {
         "name": name,
         "number": number,
-        "score": float(check["points"]),
-        "max_score": float(check["max_points"]),
-        "status": "passed" if check["passed"] else "failed",
-        "output": "passed" if check["passed"] and check["feedback"] == "ok" else check["feedback"],
+        "score": float(check.points),
+        "max_score": float(check.max_points),
+        "status": "passed" if check.passed else "failed",  # all Gradescope knows
+        "output": "passed" if check.passed and check.feedback == "ok" else check.feedback,
         "visibility": visibility,
+        "extra_data": {"id": check.id, "status": check.status.value},
     }
 
 
-def _tests(entry: dict, visibility: str, stray: int) -> list[dict]:
-    """One Gradescope test per check of one report entry; never none. ``stray`` numbers
-    the files that are no exercise (0.1, 0.2, ...)."""
-    key = exercise_key(entry["exercise"])
-    checks = entry["checks"]
+def _tests(entry: ExerciseResult, visibility: str, stray: int) -> list[dict]:
+    """One Gradescope test per check of one exercise's result; never none. ``stray``
+    numbers the files that are no exercise (0.1, 0.2, ...)."""
+    key = entry.key
+    checks = entry.checks
     if not checks and key in EXERCISES:  # could not run, and no plan came back
-        checks = planned_checks(key, f"not graded: {entry.get('error') or 'no result'}")
+        reason = f"not graded: {entry.error or 'no result'}"
+        checks = planned_checks(key, Status.NOT_GRADED, reason)
     if not checks or key is None:  # a file that is no exercise: a test worth nothing
-        failed = {"points": 0, "max_points": 0, "passed": False, "feedback": entry["error"] or ""}
-        return [_test(f"{entry['exercise']}: not graded", f"0.{stray}", failed, visibility)]
+        failed = CheckResult("", "", Status.NOT_GRADED, 0.0, 0.0, entry.error or "")
+        return [_test(f"{entry.exercise}: not graded", f"0.{stray}", failed, visibility)]
     return [
-        _test(f"{key} {c['name']}", f"{int(key[2:])}.{i}", c, visibility)
+        _test(f"{key} {c.name}", f"{int(key[2:])}.{i}", c, visibility)
         for i, c in enumerate(checks, 1)
     ]
 
 
-def _overview(report: dict, visibility: str) -> str:
+def _overview(report: Report, visibility: str) -> str:
     """The top-level output: the score per exercise (only when tests are visible), what
     could not be graded, and what the learner's code printed."""
     lines = []
-    for entry in report["exercises"]:
+    for entry in report.exercises:
         if visibility == "visible":
-            score = f"{entry['points']:g} / {entry['max_points']:g} points"
-            status = f"not graded: {entry['error']}" if entry.get("error") else _status(entry)
-            lines.append(f"{entry['exercise']}: {score} - {status}")
-        elif entry.get("error"):
-            lines.append(f"{entry['exercise']}: not graded - {entry['error']}")
+            score = f"{entry.points:g} / {entry.max_points:g} points"
+            status = f"not graded: {entry.error}" if entry.error else status_line(entry)
+            lines.append(f"{entry.exercise}: {score} - {status}")
+        elif entry.error:
+            lines.append(f"{entry.exercise}: not graded - {entry.error}")
         else:
-            lines.append(f"{entry['exercise']}: graded")
-    lines += [f"note: {note}" for note in report.get("notes", [])]
+            lines.append(f"{entry.exercise}: graded")
+    lines += [f"note: {note}" for note in report.notes]
     if visibility != "visible":
         lines.append(WHEN_SHOWN[visibility])
     else:
         lines.append("Each test below is one check; a failed check's output says what is wrong.")
-    for entry in report["exercises"]:
-        printed = (entry.get("output") or "").rstrip()
+    for entry in report.exercises:
+        printed = entry.output.rstrip()
         if printed and visibility == "visible":
-            lines += ["", f"printed by your {entry['exercise']}:", printed]
+            lines += ["", f"printed by your {entry.exercise}:", printed]
     return "\n".join(lines)
 
 
 def results_json(
-    report: dict, *, visibility: str = "visible", execution_time: float | None = None
+    report: Report, *, visibility: str = "visible", execution_time: float | None = None
 ) -> dict:
     """A grade report (``vaelab.grade.grade_paths``) in Gradescope's results.json format.
 
     Args:
-        report: ``{"points", "max_points", "exercises": [...]}``.
+        report: the grading report.
         visibility: "visible", "hidden", "after_due_date" or "after_published", for every
             test (and the assignment).
         execution_time: seconds the grading took; default the sum over the exercises.
@@ -193,19 +185,20 @@ def results_json(
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
     tests, stray = [], 0
-    for entry in report["exercises"]:
-        stray += exercise_key(entry["exercise"]) not in EXERCISES
+    for entry in report.exercises:
+        stray += entry.key not in EXERCISES
         tests += _tests(entry, visibility, stray)
-    seconds = sum(e.get("seconds", 0.0) for e in report["exercises"])
+    seconds = sum(e.seconds for e in report.exercises)
     if execution_time is None:
         execution_time = seconds
     extra = {
         "max_score": round(sum(t["max_score"] for t in tests), 6),
         "grader": "vaelab grade",
     }
-    for key in ("timeout", "seed"):
-        if key in report:
-            extra[key] = report[key]
+    if report.timeout is not None:
+        extra["timeout"] = report.timeout
+    if report.seed is not None:
+        extra["seed"] = report.seed
     return {
         "score": round(sum(t["score"] for t in tests), 6),
         "execution_time": max(0, math.ceil(execution_time)),
@@ -231,95 +224,15 @@ def write_results(results: dict, path: str | os.PathLike) -> Path:
 
 # ---------------------------------------------------------------- the autograder zip
 
-SETUP_SH = r"""#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
-# It installs Python 3 if the image lacks it, then, in a virtual environment, the CPU
-# build of torch and vaelab's other dependencies, pinned as in constraints.txt.
-# vaelab itself needs no install: it is in this zip, and run_autograder puts this folder
-# (/autograder/source) on PYTHONPATH.
-set -euo pipefail
+TEMPLATES = "templates"  # setup.sh and run_autograder, beside this module
 
-ROOT="${VAELAB_AUTOGRADER_ROOT:-/autograder}"
-SOURCE="$ROOT/source"
-VENV="$ROOT/vaelab-venv"
-TORCH_INDEX="@TORCH_INDEX@"
 
-python_ok() {
-    command -v python3 >/dev/null 2>&1 &&
-        python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'
-}
+def template(name: str) -> str:
+    """The text of ``templates/<name>`` ("setup.sh", "run_autograder"), with its @FIELDS@."""
+    from importlib.resources import files
 
-if ! python_ok; then
-    echo "setup.sh: installing Python 3 with apt"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends python3 python3-venv python3-pip
-fi
-if ! python_ok; then
-    echo "setup.sh: vaelab needs Python 3.10 or newer; this image has" \
-        "$(python3 --version 2>&1). Choose a newer Ubuntu base image on the" \
-        "assignment's Configure Autograder page." >&2
-    exit 1
-fi
+    return (files("vaelab.grading.output") / TEMPLATES / name).read_text(encoding="utf-8")
 
-rm -rf "$VENV"
-if ! python3 -m venv "$VENV"; then
-    echo "setup.sh: python3 -m venv failed; installing python3-venv with apt"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends python3-venv
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-fi
-PIP=("$VENV/bin/python" -m pip)
-"${PIP[@]}" install --upgrade pip
-# torch and torchvision: the CPU build from PyTorch's CPU wheel index (no CUDA libraries)
-"${PIP[@]}" install --index-url "$TORCH_INDEX" -c "$SOURCE/constraints.txt" torch torchvision
-# vaelab's other dependencies from PyPI, under the same pins
-"${PIP[@]}" install -c "$SOURCE/constraints.txt" -r "$SOURCE/requirements.txt"
-
-# the grader imports, and torch is the CPU build
-PYTHONPATH="$SOURCE" "$VENV/bin/python" -c '
-import torch, vaelab
-from vaelab.grading import EXERCISES
-print("vaelab", vaelab.__version__, "with torch", torch.__version__)
-print("CUDA build:", torch.version.cuda, "(None: the CPU build, as it should be)")
-print("exercises:", ", ".join(EXERCISES))
-'
-echo "setup.sh: done"
-"""
-
-RUN_AUTOGRADER = r"""#!/usr/bin/env bash
-# Gradescope runs this for every submission. It grades the learner's exercise files,
-# wherever they sit in /autograder/submission, and writes /autograder/results/results.json.
-# Built by `vaelab autograder` (vaelab @VERSION@): @SETTINGS@.
-set -uo pipefail
-
-ROOT="${VAELAB_AUTOGRADER_ROOT:-/autograder}"
-SOURCE="$ROOT/source"
-RESULTS="$ROOT/results/results.json"
-PYTHON="$ROOT/vaelab-venv/bin/python"  # made by setup.sh
-if [ ! -x "$PYTHON" ]; then
-    PYTHON="$(command -v python3 || echo python3)"
-fi
-
-mkdir -p "$ROOT/results"
-rm -f "$RESULTS"
-export PYTHONPATH="$SOURCE${PYTHONPATH:+:$PYTHONPATH}"
-export MPLBACKEND=Agg
-cd "$SOURCE" || exit 1
-
-"$PYTHON" -m vaelab.cli grade "$ROOT/submission" @GRADE_ARGS@ \
-    --gradescope "$RESULTS"
-status=$?
-
-if [ ! -s "$RESULTS" ]; then
-    # the grader itself failed (see the output above): every test at 0, saying so
-    echo "run_autograder: vaelab grade wrote no results (exit status $status)" >&2
-    cp "$SOURCE/fallback_results.json" "$RESULTS"
-fi
-exit 0
-"""
 
 README = """# vaelab autograder for Gradescope
 
@@ -434,11 +347,15 @@ def _fallback(exercises: Sequence[str], visibility: str) -> dict:
         "the autograder failed before it could grade this submission; this is not your "
         "code's fault. Tell your instructor: the autograder's output says why."
     )
-    entries = [not_submitted(key, message) for key in exercises]
-    for entry in entries:
-        for check in entry["checks"]:
-            check["feedback"] = f"not graded: {message}"
-    report = {"exercises": entries, "notes": []}
+    entries = [
+        ExerciseResult(
+            exercise=EXERCISES[key],
+            checks=planned_checks(key, Status.NOT_GRADED, f"not graded: {message}"),
+            error=message,
+        )
+        for key in exercises
+    ]
+    report = Report(exercises=entries)
     results = results_json(report, visibility="visible", execution_time=0)
     for test in results["tests"]:
         test["visibility"] = visibility
@@ -503,12 +420,13 @@ def build_autograder(
         index=TORCH_CPU_INDEX,
     )
     run = (
-        RUN_AUTOGRADER.replace("@VERSION@", vaelab.__version__)
+        template("run_autograder")
+        .replace("@VERSION@", vaelab.__version__)
         .replace("@SETTINGS@", settings)
         .replace("@GRADE_ARGS@", _grade_args(keys, visibility, timeout, memory_gb, jobs))
     )
     texts = {
-        "setup.sh": (SETUP_SH.replace("@TORCH_INDEX@", TORCH_CPU_INDEX), 0o755),
+        "setup.sh": (template("setup.sh").replace("@TORCH_INDEX@", TORCH_CPU_INDEX), 0o755),
         "run_autograder": (run, 0o755),
         "README.md": (readme, 0o644),
         "requirements.txt": ("\n".join(_requirements(checkout)) + "\n", 0o644),
