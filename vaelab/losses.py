@@ -295,7 +295,8 @@ def iwae_bound(
     prior=None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Importance-weighted estimate of log p(x) per example (Burda et al. 2015), in nats.
+    """Importance-weighted estimate of log p(x) per example, in nats (Burda, Grosse and
+    Salakhutdinov, ICLR 2016).
 
     log p(x) >= log (1/k) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x). With k = 1 this is
     the ELBO; the bound tightens as k grows.

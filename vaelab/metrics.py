@@ -237,7 +237,8 @@ def checkerboard_energy(x: torch.Tensor, *, reduction: str = "mean") -> torch.Te
 
 
 def active_units(mu: torch.Tensor, *, threshold: float = 0.01) -> int:
-    """Number of latent dimensions whose posterior mean varies across the data (Burda et al. 2015).
+    """Number of latent dimensions whose posterior mean varies across the data (Burda, Grosse
+    and Salakhutdinov, ICLR 2016).
 
     A unit u is active when Var_x(E_q[z_u | x]) > threshold.
 
