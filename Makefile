@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
 LAB_ARGS ?=
+# The lesson JupyterLab opens on.
+LESSON ?= 00
+LAB_LESSON = $(or $(firstword $(wildcard notebooks/$(LESSON)_*.ipynb)),\
+	$(error no notebooks/$(LESSON)_*.ipynb: LESSON is a lesson number, e.g. make lab LESSON=05))
 
 # The book: FAST=1 builds from quick runs (VAELAB_FAST=1), in a folder and execution cache
 # of its own, so that quick and full runs never mix.
@@ -33,8 +37,14 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 setup: $(STAMP)
 
+# JupyterLab on the course's folder (notebooks/, exercises/ side by side), opening lesson
+# LESSON (make lab LESSON=05); FAST=1 gives quick runs: VAELAB_FAST=1 in the server's
+# environment, which every kernel it starts inherits. .jupyter/ holds the course's JupyterLab
+# defaults (no news pop-up, no update check); the learner's own settings still win.
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+	$(if $(filter 1,$(FAST)),VAELAB_FAST=1) \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_LESSON) $(LAB_ARGS)
 
 # Unit tests; then every lesson executed once, by the book built from FAST runs (an error
 # in any cell fails the build); then that book and JupyterLab checked in headless Chromium.
@@ -69,7 +79,7 @@ book: setup
 	@echo "open $(BOOK_DIR)/html/index.html"
 
 book-clean:
-	rm -rf book/_build book/lessons book/exercises book/quizzes.md book/api.md book/_generated
+	rm -rf book/_build book/lessons book/exercises book/quizzes.md book/api.md book/api book/_generated
 
 lint: setup
 	$(VENV)/bin/ruff check .

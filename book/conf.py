@@ -24,7 +24,8 @@ FAST = os.environ.get("VAELAB_FAST", "").strip().lower() in {"1", "true", "yes",
 BUILD = HERE / "_build" / ("fast" if FAST else "")
 
 # The notebook kernels inherit this process's environment: they import this checkout's
-# vaelab, and draw no progress bars (a static page cannot animate one; fit's log stays).
+# vaelab. TQDM_DISABLE silences tqdm's text bars; its notebook widget ignores it, and
+# vaelab_book drops the widget's frozen copy from the pages instead (fit's log stays).
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
@@ -88,7 +89,14 @@ html_theme_options = {
     "use_download_button": False,  # the sources are not copied (html_copy_source)
     "use_fullscreen_button": False,
     "use_repository_button": False,
+    # The top header: the book's title, a link home, and the one search box; the lessons are
+    # in the sidebar below it (the theme's default sidebar would repeat the title and search).
+    "navbar_start": ["navbar-logo"],
+    "navbar_persistent": ["search-button-field"],
 }
+html_sidebars = {"**": ["sbt-sidebar-nav.html"]}
+if FAST:  # the book from quick runs says so on every page
+    html_theme_options["announcement"] = vaelab_book.FAST_BANNER
 # The theme's light / dark switch starts from the reader's system setting (without this the
 # first visit logs "Got invalid theme mode" to the console).
 html_context = {"default_mode": "auto"}
@@ -96,6 +104,7 @@ html_copy_source = False
 html_show_sourcelink = False
 html_static_path = ["_static", str(vaelab_book.mathjax_static(HERE / "_build" / "mathjax"))]
 html_css_files = ["vaelab.css"]
+html_js_files = [("vaelab.js", {"defer": "defer"})]
 # MathJax ships with the build (from the sphinx-mathjax-offline wheel): no CDN.
 mathjax_path = "mathjax/tex-chtml.js"
 mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]}}

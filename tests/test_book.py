@@ -72,13 +72,83 @@ def test_quiz_page_has_every_question_from_the_bank():
         assert quiz.static_html(q.id) in page
 
 
-def test_api_page_covers_every_public_module():
-    page = vaelab_book.api_page()
+def test_api_reference_has_a_page_per_public_module_in_the_course_order():
+    pages = vaelab_book.api_pages(vaelab_book.lessons())
     modules = vaelab_book.public_modules()
     assert {"vaelab.losses", "vaelab.train", "vaelab.quiz", "vaelab.plot"} <= set(modules)
     assert not any(m.split(".")[-1].startswith("_") for m in modules)
+    ordered = [name for _, names in vaelab_book.api_order() for name in names]
+    assert sorted(ordered) == sorted(modules)  # every module once, none twice
+    assert ordered[:4] == ["vaelab.data", "vaelab.models", "vaelab.losses", "vaelab.train"]
     for name in modules:
-        assert f".. automodule:: {name}\n   :members:" in page
+        short = name.split(".", 1)[1]
+        assert f".. automodule:: {name}\n   :members:" in pages[f"{short}.md"]
+        assert f"[`{name}`]({short}.md)" in pages["index.md"]
+    index = pages["index.md"]
+    assert (
+        index.index("vaelab.data`]") < index.index("vaelab.losses`]") < index.index("vaelab.zoo`]")
+    )
+    assert ".. automodule:: vaelab\n" in index  # the package's own functions
+    # "Used in": the lessons whose code imports the module
+    assert re.search(r"\nUsed in lessons [\d, ]*04[\d, and]*\.\n", pages["losses.md"])
+    assert vaelab_book.lesson_list(["04"]) == "lesson 04"
+    assert vaelab_book.lesson_list(["01", "04", "06"]) == "lessons 01, 04 and 06"
+    assert "Used in" not in pages["distributed.md"]
+
+
+def test_a_lesson_copy_links_its_exercise_to_the_exercise_page(tmp_path):
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "ex05_sampling.py").write_text("")
+    nb = notebook("05 · Sampling")
+    link = "[exercises/ex05_sampling.py](../exercises/ex05_sampling.py)"
+    missing = "[exercises/ex09_missing.py](../exercises/ex09_missing.py)"
+    nb["cells"][0]["source"] = [f"Open {link}, or {missing}."]
+    nb["cells"][1]["source"] = [f"# {link}"]  # code: never touched (the cache keys on it)
+    path = tmp_path / "05_sampling.ipynb"
+    path.write_text(json.dumps(nb))
+    copy = json.loads(vaelab_book.lesson_source(path, exercises))
+    assert copy["cells"][0]["source"] == (
+        "Open [exercises/ex05_sampling.py](../exercises/ex05_sampling.md), or " + missing + "."
+    )
+    assert copy["cells"][1]["source"] == [f"# {link}"]
+    path.write_text(json.dumps(notebook("00 · No exercise")))
+    assert vaelab_book.lesson_source(path, exercises) == path.read_bytes()  # unchanged: as is
+
+
+class Entry:
+    def __init__(self, docname, node_id):
+        self.docname, self.node_id = docname, node_id
+
+
+def test_inline_code_that_names_a_documented_object_finds_its_entry():
+    objects = {
+        "vaelab.losses.kl_divergence": Entry("api/losses", "vaelab.losses.kl_divergence"),
+        "vaelab.train.fit": Entry("api/train", "vaelab.train.fit"),
+    }
+    modules = {"vaelab.zoo": Entry("api/zoo", "module-vaelab.zoo")}
+    target = vaelab_book.api_target
+    assert target("losses.kl_divergence", objects, modules) == (
+        "api/losses",
+        "vaelab.losses.kl_divergence",
+    )
+    assert target("vaelab.losses.kl_divergence", objects, modules)[0] == "api/losses"
+    assert target("train.fit(beta=...)", objects, modules)[0] == "api/train"
+    assert target("vaelab.zoo", objects, modules) == ("api/zoo", "module-vaelab.zoo")
+    for not_ours in ("model.sample", "torch.randn(2)", "kl_divergence", "x.shape", "fit"):
+        assert target(not_ours, objects, modules) is None, not_ours
+
+
+def test_lesson_mentions_are_found_with_every_number():
+    found = [m.group(0) for m in vaelab_book.LESSON_MENTION.finditer(
+        "as in lesson 06, Lesson 01's model, lessons 02-04 and lessons 04 and 05; not lessons."
+    )]  # fmt: skip
+    assert found == ["lesson 06", "Lesson 01", "lessons 02-04", "lessons 04 and 05"]
+    docs = ["lessons/05_sampling", "lessons/06_collapse", "api/losses", "index"]
+    assert vaelab_book.lesson_docs(docs) == {
+        "05": "lessons/05_sampling",
+        "06": "lessons/06_collapse",
+    }
 
 
 def test_write_if_changed_keeps_an_unchanged_file_untouched(tmp_path):
@@ -200,5 +270,11 @@ def test_every_lesson_has_a_page_with_its_outputs(site):
     quiz_html = (site / "lessons" / "00_setup_and_data.html").read_text(encoding="utf-8")
     assert 'id="quiz-00-pixel_scaling"' in quiz_html  # the quiz, static, in its lesson
     assert "application/vnd.jupyter.widget-view+json" not in quiz_html
-    for name in ("quizzes.html", "api.html", "genindex.html", "search.html"):
+    for name in (
+        "quizzes.html",
+        "api/index.html",
+        "api/losses.html",
+        "genindex.html",
+        "search.html",
+    ):
         assert (site / name).is_file(), name

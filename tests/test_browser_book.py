@@ -1,14 +1,18 @@
 """The FAST book in headless Chromium, served from a local HTTP server.
 
-Every page loads with no console error, no failed request and no request leaving this
-machine; every figure of a lesson has loaded; lesson 04's formulas are typeset by the
-MathJax that ships with the book; the navigation reaches every lesson. Screenshots go to
+Every page is loaded once at desktop size (1366x900), and what a reader would meet is
+recorded: errors and requests leaving this machine, the quick-run banner, leftover progress
+bars, figures (each one clicked open), links from inline code and "lesson NN", the home
+link and the search box, the navigation. The tests below read that record. A few more
+pages are loaded at phone size (390x844: the sidebar, figures, sideways scrolling), in dark
+mode (contrast of every text), and the search page (its snippets). Screenshots go to
 ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,11 +25,83 @@ pytestmark = [pytest.mark.book, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WIDE_FIGURE_LESSON = next(s for s in LESSONS if s.startswith("06"))
 # Wait for MathJax (when the page loads it) to finish typesetting, then for the fonts it asked
 # for to arrive (or fail, which the watch records).
 TYPESET = """() => ((window.MathJax && MathJax.startup && MathJax.startup.promise)
     ? MathJax.startup.promise : Promise.resolve())
     .then(() => document.fonts.ready).then(() => true)"""
+
+# What a page shows, as the reader meets it.
+READ_PAGE = r"""() => {
+    const article = document.querySelector('article.bd-article') || document.body;
+    const visible = (e) => { const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+    const isRed = (e) => { const m = getComputedStyle(e).color.match(/\d+/g).map(Number);
+        return m[0] > 150 && m[1] < 90 && m[2] < 90; };
+    const inlineCode = [...article.querySelectorAll('code')]
+        .filter(c => !c.closest('pre, .highlight, .cell_output, h1, h2, h3, h4, h5, h6'))
+        .map(c => [c.textContent, c.closest('a') ? c.closest('a').getAttribute('href') : null]);
+    // "lesson 06" in prose that no link covers
+    const mentions = [];
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        if (n.parentElement.closest('a, code, pre, .cell_output, h1, h2, h3, h4, h5, h6, script'))
+            continue;
+        for (const m of n.textContent.matchAll(/\b[Ll]essons? (\d\d)/g)) mentions.push(m[0]);
+    }
+    // the grader's reports: each table after a "...: P / M points" heading, its red rows
+    const reports = [...article.querySelectorAll('.cell_output h4')]
+        .filter(h => /: [\d.]+ \/ [\d.]+ points/.test(h.textContent))
+        .map(h => { const box = h.closest('.output') || h.parentElement;
+            const rows = [...box.querySelectorAll('tbody tr')];
+            return [h.textContent.trim(),
+                    rows.filter(r => [r, ...r.querySelectorAll('*')].some(isRed)).length]; });
+    const quiz = [...article.querySelectorAll('section')]
+        .filter(s => /quiz/i.test((s.querySelector('h1, h2, h3') || {}).textContent || ''))
+        .map(s => [...s.querySelectorAll(':scope > p')].map(p => p.textContent).join(' '));
+    return {
+        title: document.title,
+        banner: (document.querySelector('.bd-header-announcement') || {}).innerText || '',
+        text: article.innerText,
+        images: [...article.querySelectorAll('img')].map(i =>
+            [i.getAttribute('src'), i.naturalWidth, i.getBoundingClientRect().width]),
+        nav: [...document.querySelectorAll('nav.bd-docs-nav a, .prev-next-area a')]
+            .map(a => a.href),
+        home: [...document.querySelectorAll('.bd-header a.navbar-brand')]
+            .filter(visible).map(a => a.href),
+        searchBoxes: [...document.querySelectorAll('.search-button-field, input[type=search]')]
+            .filter(visible).filter(e => !e.closest('dialog')).length,
+        ids: [...document.querySelectorAll('[id]')].map(e => e.id)
+            .filter(id => id.startsWith('vaelab') || id.startsWith('module-vaelab')),
+        inlineCode, mentions, reports, quiz,
+        links: [...article.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+        math: [article.querySelectorAll('.math').length,
+               article.querySelectorAll('mjx-container').length,
+               document.querySelectorAll('mjx-merror').length,
+               article.querySelectorAll("mjx-container[display='true']").length],
+    };
+}"""
+
+# Click every figure open; for each: (inline width, width in the viewer, its natural width).
+OPEN_FIGURES = """async () => {
+    const viewer = () => document.querySelector('dialog.vaelab-viewer');
+    const sizes = [];
+    for (const img of document.querySelectorAll('article.bd-article img:not(a img)')) {
+        img.scrollIntoView({block: 'center'});
+        const inline = img.getBoundingClientRect().width;
+        img.click();
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const open = viewer() && viewer().open;
+        const shown = open ? viewer().querySelector('img') : null;
+        sizes.push([img.getAttribute('src'), inline,
+                    shown ? shown.getBoundingClientRect().width : 0, img.naturalWidth]);
+        if (open) viewer().querySelector('.vaelab-viewer-close').click();
+    }
+    return sizes;
+}"""
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -66,10 +142,10 @@ class Watch:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
 
-@pytest.fixture(scope="module")
-def context(browser):
+def offline_context(browser, **options):
     """A browser context that aborts, and records, every request leaving this machine."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(**options)
+    context.set_default_timeout(120_000)  # a loaded machine can take a while over a lesson
     outside: list[str] = []
 
     def route(route):
@@ -82,6 +158,12 @@ def context(browser):
 
     context.route("**/*", route)
     context.outside = outside
+    return context
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    context = offline_context(browser, viewport=DESKTOP)
     yield context
     context.close()
 
@@ -94,75 +176,165 @@ def open_page(context, url):
     return page, watch
 
 
-def test_every_page_loads_cleanly_and_stays_on_this_machine(context, server, site):
-    pages = [  # not the theme's template snippets that Sphinx copies into _static/
+def site_pages(site: Path) -> list[str]:
+    """Every page (not the theme's template snippets that Sphinx copies into _static/)."""
+    return [
         p.relative_to(site).as_posix()
         for p in sorted(site.rglob("*.html"))
         if "_static" not in p.relative_to(site).parts
     ]
-    assert len(pages) >= len(LESSONS) + 5
-    problems = []
-    for name in pages:
+
+
+@pytest.fixture(scope="module")
+def read(context, server, site, artifacts) -> dict[str, dict]:
+    """Every page of the site, loaded once at desktop size: what it shows (READ_PAGE), the
+    problems its load met, and for a lesson every figure clicked open."""
+    record = {}
+    for name in site_pages(site):
         page, watch = open_page(context, server + name)
-        problems += [f"{name}: {p}" for p in watch.problems]
+        facts = page.evaluate(READ_PAGE)
+        if name.startswith("lessons/"):
+            facts["figures"] = page.evaluate(OPEN_FIGURES)
+        if name == "index.html":
+            page.screenshot(path=artifacts / "book-desktop-landing.png")
+        if name == f"lessons/{WIDE_FIGURE_LESSON}.html":
+            widest = max(facts["figures"], key=lambda f: f[3])  # lesson 06's KL per dimension
+            figure = page.locator(f"article img[src='{widest[0]}']")
+            figure.scroll_into_view_if_needed()
+            page.screenshot(path=artifacts / "book-desktop-lesson06-wide-figure.png")
+            figure.click()
+            page.locator("dialog.vaelab-viewer[open] img").wait_for()
+            page.screenshot(path=artifacts / "book-desktop-lesson06-figure-opened.png")
+            page.keyboard.press("Escape")
+        facts["problems"] = watch.problems
+        record[name] = facts
         page.close()
+    assert len(record) >= len(LESSONS) + 5
+    return record
+
+
+def lesson_pages(read: dict) -> dict[str, dict]:
+    return {name: facts for name, facts in read.items() if name.startswith("lessons/")}
+
+
+def test_every_page_loads_cleanly_and_stays_on_this_machine(read, context):
+    problems = [f"{name}: {p}" for name, facts in read.items() for p in facts["problems"]]
     assert not context.outside, f"requests to other hosts: {sorted(set(context.outside))}"
     assert not problems, "\n".join(problems)
 
 
-def test_every_figure_of_every_lesson_has_loaded(context, server, artifacts):
-    for stem in LESSONS:
-        page, _ = open_page(context, f"{server}lessons/{stem}.html")
-        images = page.eval_on_selector_all(
-            "article img",
-            """imgs => Promise.all(imgs.map(img => img.decode().catch(() => null)))
-                .then(() => imgs.map(img => [img.getAttribute('src'), img.naturalWidth]))""",
-        )
-        assert images, f"{stem}: no figure on the page"
-        unloaded = [src for src, width in images if width == 0]
-        assert not unloaded, f"{stem}: figures that did not load: {unloaded}"
-        if stem.startswith("05"):
-            figure = page.locator("article .cell_output img").first
-            figure.scroll_into_view_if_needed()
-            page.screenshot(path=artifacts / "book-lesson05-figure.png")
-        page.close()
+def test_the_quick_run_book_says_so_on_every_page(read):
+    for name, facts in read.items():
+        banner = facts["banner"]
+        assert "Quick runs" in banner and "VAELAB_FAST=1" in banner, f"{name}: {banner!r}"
+        assert "make book" in banner, f"{name}: no word on how to get the real ones"
+    landing = read["index.html"]["text"]
+    assert "which come from the full runs" not in landing  # what it said of a FAST book
+    assert "make book FAST=1" in landing
 
 
-def test_lesson_04_formulas_are_typeset(context, server, artifacts):
+def test_no_progress_bar_is_left_in_any_lesson_page(read):
+    for name, facts in lesson_pages(read).items():
+        bars = re.findall(r".{0,30}\d+%\|.{0,30}", facts["text"])
+        assert not bars, f"{name}: {bars}"
+
+
+def test_every_figure_of_every_lesson_has_loaded(read):
+    for name, facts in lesson_pages(read).items():
+        assert facts["images"], f"{name}: no figure on the page"
+        unloaded = [src for src, width, _ in facts["images"] if width == 0]
+        assert not unloaded, f"{name}: figures that did not load: {unloaded}"
+
+
+def test_every_figure_opens_at_full_size(read):
+    shrunk = 0
+    for name, facts in lesson_pages(read).items():
+        assert len(facts["figures"]) == len(facts["images"]), name
+        for src, inline, opened, natural in facts["figures"]:
+            assert opened == pytest.approx(natural, abs=1), f"{name}: {src} opened at {opened}"
+            assert opened >= inline - 1, f"{name}: {src} opened smaller ({inline} -> {opened})"
+            shrunk += natural > inline + 1
+    assert shrunk >= 5  # the wide multi-panel figures, shrunk to the column, open larger
+    widest = max(lesson_pages(read)[f"lessons/{WIDE_FIGURE_LESSON}.html"]["figures"],
+                 key=lambda f: f[3])  # fmt: skip
+    assert widest[2] > 1.5 * widest[1], widest  # lesson 06's KL per dimension, at 47% inline
+
+
+def test_lesson_04_formulas_are_typeset(read):
     stem = next(s for s in LESSONS if s.startswith("04"))
-    page, watch = open_page(context, f"{server}lessons/{stem}.html")
-    sources = page.locator("article .math").count()  # what MyST marked as math
-    typeset = page.locator("article mjx-container").count()  # what MathJax rendered
+    sources, typeset, errors, display = read[f"lessons/{stem}.html"]["math"]
     assert sources >= 10 and typeset >= sources, (sources, typeset)
-    assert page.locator("mjx-merror").count() == 0  # no TeX error in any formula
-    assert page.locator("article mjx-container[display='true']").count() >= 1
-    assert not watch.problems, watch.problems
-    page.locator("article mjx-container[display='true']").first.scroll_into_view_if_needed()
-    page.screenshot(path=artifacts / "book-lesson04-formulas.png")
-    page.close()
+    assert errors == 0  # no TeX error in any formula
+    assert display >= 1
 
 
-def test_the_navigation_reaches_every_lesson(context, server, artifacts):
-    page, _ = open_page(context, server + "index.html")
-    page.screenshot(path=artifacts / "book-landing.png", full_page=True)
+def test_the_navigation_reaches_every_lesson_and_the_header_links_home(read, server):
     seen, queue = set(), [server + "index.html"]
     while queue:  # follow the sidebar and the previous / next links only
         url = queue.pop()
         if url in seen:
             continue
         seen.add(url)
-        page.goto(url, wait_until="domcontentloaded")
-        hrefs = page.eval_on_selector_all(
-            "nav.bd-docs-nav a, .prev-next-area a", "links => links.map(a => a.href)"
-        )
-        for href in hrefs:
+        facts = read.get(url[len(server) :])
+        for href in facts["nav"] if facts else []:
             target = urldefrag(urljoin(url, href))[0]
             if target.startswith(server) and target not in seen:
                 queue.append(target)
     reached = {urlparse(u).path.lstrip("/") for u in seen}
     missing = [s for s in LESSONS if f"lessons/{s}.html" not in reached]
     assert not missing, f"lessons the navigation does not reach: {missing}"
-    page.close()
+    for name, facts in read.items():
+        home = [urldefrag(url)[0] for url in facts["home"]]
+        assert home == [server + "index.html"], f"{name}: home link {facts['home']}"
+
+
+def test_one_search_box_in_the_desktop_header(read):
+    for name in ("index.html", f"lessons/{LESSONS[4]}.html", "api/index.html"):
+        assert read[name]["searchBoxes"] == 1, name
+
+
+def test_every_vaelab_name_in_a_lesson_links_to_its_api_entry(read):
+    documented = {i for name, f in read.items() if name.startswith("api/") for i in f["ids"]}
+    assert {"vaelab.losses.kl_divergence", "module-vaelab.losses"} <= documented
+    linked, problems = 0, []
+    for name, facts in lesson_pages(read).items():
+        for code, href in facts["inlineCode"]:
+            target = re.sub(r"\(.*\)$", "", code.strip())
+            full = target if target.startswith("vaelab") else f"vaelab.{target}"
+            anchor = next((a for a in (f"module-{full}", full) if a in documented), None)
+            if anchor is None:
+                if code.startswith("vaelab."):
+                    problems.append(f"{name}: `{code}` names nothing the API pages document")
+                continue
+            if not href or not re.fullmatch(rf"\.\./api/\w+\.html#{re.escape(anchor)}", href):
+                problems.append(f"{name}: `{code}` links to {href}, not its API entry")
+            linked += 1
+    assert not problems, "\n".join(problems)
+    assert linked >= 20  # losses.kl_divergence, train.fit, vaelab.zoo, ... in the lessons
+
+
+def test_lessons_link_the_lessons_and_exercises_they_name(read):
+    for name, facts in lesson_pages(read).items():
+        own = name.split("/")[1][:2]
+        unlinked = [m for m in facts["mentions"] if not m.endswith(own)]
+        assert not unlinked, f"{name}: lesson mentions without a link: {unlinked}"
+    stem = next(s for s in LESSONS if s.startswith("05"))
+    links = read[f"lessons/{stem}.html"]["links"]
+    assert "../exercises/ex05_sampling.html" in links  # the stub's link, to its page
+    assert not [h for h in links if h.endswith(".py")], "a link to a .py file the book lacks"
+
+
+def test_the_quiz_instructions_speak_of_the_page_not_of_jupyter(read):
+    for name, facts in lesson_pages(read).items():
+        for text in facts["quiz"]:
+            assert not re.search(r"\bbuttons?\b", text), f"{name}: {text}"
+
+
+def test_an_untouched_stub_shows_at_most_one_red_row(read):
+    reports = [(n, *r) for n, f in lesson_pages(read).items() for r in f["reports"]]
+    assert len(reports) >= 8  # every lesson with an exercise grades its untouched stub
+    too_red = [r for r in reports if r[2] > 1]
+    assert not too_red, "\n".join(f"{n}: {h}: {red} red rows" for n, h, red in too_red)
 
 
 def test_a_quiz_option_unfolds_its_explanation(context, server, artifacts):
@@ -181,3 +353,150 @@ def test_a_quiz_option_unfolds_its_explanation(context, server, artifacts):
     box.scroll_into_view_if_needed()
     box.screenshot(path=artifacts / "book-quiz-unfolded.png")
     page.close()
+
+
+def test_search_snippets_are_prose(context, server, artifacts):
+    page, watch = open_page(context, server + "search.html?q=posterior+collapse")
+    results = page.locator("#search-results li p.context")
+    results.first.wait_for(timeout=60_000)
+    page.wait_for_function(  # every page found has its snippet
+        "() => !document.querySelector('#search-progress') || "
+        "document.querySelectorAll('#search-results li').length === "
+        "document.querySelectorAll('#search-results li p.context').length",
+        timeout=60_000,
+    )
+    snippets = results.all_inner_texts()
+    assert len(snippets) >= 3
+    noise = re.compile(r"\\\(|\\\[|\\frac|\\mathcal|Not quite|Right\.|Contents|Ctrl|Skip to")
+    assert not [s for s in snippets if noise.search(s)], snippets
+    page.screenshot(path=artifacts / "book-search-snippets.png")
+    assert not watch.problems, watch.problems
+    page.close()
+
+
+def test_on_a_phone_the_sidebar_opens_figures_open_larger_nothing_runs_off(
+    browser, server, artifacts
+):
+    context = offline_context(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    try:
+        page, watch = open_page(context, server + "index.html")
+        page.screenshot(path=artifacts / "book-phone-landing.png")
+        assert not page.evaluate(RUNS_OFF), page.evaluate(RUNS_OFF)
+        page.close()
+        page, watch = open_page(context, server + "api/losses.html")  # long signatures
+        assert not page.evaluate(RUNS_OFF), page.evaluate(RUNS_OFF)
+        page.close()
+
+        page, watch = open_page(context, f"{server}lessons/{WIDE_FIGURE_LESSON}.html")
+        # the lesson list: the article header's button opens it as a dialog
+        page.locator(".bd-header-article .primary-toggle").click()
+        sidebar = page.locator("#pst-primary-sidebar-modal")
+        sidebar.locator("nav.bd-docs-nav a", has_text="05 · Sampling").wait_for(timeout=10_000)
+        assert sidebar.evaluate("d => d.open")
+        page.screenshot(path=artifacts / "book-phone-sidebar-open.png")
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.querySelector('#pst-primary-sidebar-modal').open")
+        # the contents of the page: the other button
+        page.locator(".bd-header-article .secondary-toggle").click()
+        contents = page.locator("#pst-secondary-sidebar-modal")
+        contents.locator("a", has_text="Checks").wait_for(timeout=10_000)
+        page.keyboard.press("Escape")
+
+        # every figure opens larger than the column shows it
+        figures = page.evaluate(OPEN_FIGURES)
+        assert figures and all(opened > inline + 1 for _, inline, opened, _ in figures), figures
+        widest = max(figures, key=lambda f: f[3])
+        figure = page.locator(f"article img[src='{widest[0]}']")
+        figure.scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "book-phone-lesson06-wide-figure.png")
+        figure.click()
+        page.locator("dialog.vaelab-viewer[open] img").wait_for()
+        page.screenshot(path=artifacts / "book-phone-lesson06-figure-opened.png")
+        page.keyboard.press("Escape")
+
+        # nothing runs off the page; what is wider scrolls, and shows it
+        assert not page.evaluate(RUNS_OFF), page.evaluate(RUNS_OFF)
+        hints = page.evaluate(
+            """() => [...document.querySelectorAll('.vaelab-scrolls')].map(e => [
+                e.tagName, e.scrollWidth > e.clientWidth,
+                getComputedStyle(e.parentElement, '::after').opacity])"""
+        )
+        assert len(hints) >= 3, hints  # the logs and tables of lesson 06 at 390 px
+        assert all(wider and shade == "1" for _, wider, shade in hints), hints
+        assert not watch.problems, watch.problems
+        page.close()
+
+        stem = next(s for s in LESSONS if s.startswith("04"))  # long inline formulas
+        page, watch = open_page(context, f"{server}lessons/{stem}.html")
+        assert not page.evaluate(RUNS_OFF), page.evaluate(RUNS_OFF)
+        assert page.locator("span.math.vaelab-wide-math").count() >= 1
+        page.locator("span.math.vaelab-wide-math").first.scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "book-phone-lesson04-wide-formula.png")
+        assert not watch.problems, watch.problems
+        page.close()
+        assert not context.outside, context.outside
+    finally:
+        context.close()
+
+
+# Elements of the article that end beyond its right edge outside anything that scrolls
+# sideways (the page would cut them off, or scroll as a whole).
+RUNS_OFF = r"""() => {
+    const article = document.querySelector('article.bd-article');
+    const edge = article.getBoundingClientRect().right + 1;
+    const scrolls = (e) => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
+        && e.getBoundingClientRect().right <= edge;
+    const off = [];
+    for (const e of article.querySelectorAll('*')) {
+        if (e.getBoundingClientRect().right <= edge || e.closest('dialog')) continue;
+        let inside = false;
+        for (let p = e.parentElement; p && p !== article; p = p.parentElement)
+            if (scrolls(p)) { inside = true; break; }
+        if (!inside && !scrolls(e)) off.push(`${e.tagName}.${e.className}: ${
+            (e.textContent || '').trim().slice(0, 40)}`);
+    }
+    return off.slice(0, 10);
+}"""
+
+CONTRAST = r"""() => {
+    const rgb = (c) => { const m = (c.match(/[\d.]+/g) || []).map(Number);
+        return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; };
+    const lum = (c) => ['r', 'g', 'b'].map(k => c[k] / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4))
+        .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = (e) => { for (; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor); if (c.a > 0.5) return c; }
+        return rgb(getComputedStyle(document.documentElement).backgroundColor); };
+    const low = [], seen = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const e = n.parentElement;
+        if (!n.textContent.trim() || seen.has(e) || e.closest('script, style, mjx-container'))
+            continue;
+        seen.add(e);
+        const box = e.getBoundingClientRect(), style = getComputedStyle(e);
+        if (!box.width || !box.height || style.visibility === 'hidden') continue;
+        const [hi, lo] = [lum(rgb(style.color)), lum(background(e))].sort((a, b) => b - a);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        if (ratio < 3) low.push(`${ratio.toFixed(2)} ${e.tagName}: ${n.textContent.trim()
+            .slice(0, 40)} (${style.color} on ${getComputedStyle(e).backgroundColor})`);
+    }
+    return low;
+}"""
+
+
+def test_dark_mode_text_is_readable(browser, server, artifacts):
+    context = offline_context(browser, viewport=DESKTOP, color_scheme="dark")
+    stem = next(s for s in LESSONS if s.startswith("05"))  # the grader's table, quizzes
+    try:
+        for name in (f"lessons/{stem}.html", "quizzes.html", "api/losses.html"):
+            page, _ = open_page(context, server + name)
+            assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+            low = page.evaluate(CONTRAST)
+            assert not low, f"{name}: text below 3:1 contrast:\n" + "\n".join(low)
+            if name.startswith("lessons/"):
+                page.locator(".cell_output h4").last.scroll_into_view_if_needed()
+                page.screenshot(path=artifacts / "book-dark-lesson05-grade-table.png")
+            page.close()
+    finally:
+        context.close()

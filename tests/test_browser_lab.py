@@ -1,16 +1,24 @@
 """JupyterLab in headless Chromium, started the way a learner starts it: ``make lab``.
 
-Lesson 00 opens unmodified (its metadata is what JupyterLab writes), its quiz works (a
-wrong answer shows why it is wrong, the right one is marked right), a numeric quiz box
-starts empty and asks for a number, and ``train.fit``'s progress bar renders as a widget.
-Each step leaves a screenshot in ``test-artifacts/``. Nothing is saved: autosave is off in a
-throw-away settings folder, and the notebook's bytes are compared before and after.
+One server, in a copy of the course (so that nothing the tests type reaches this checkout),
+started by the course's own Makefile and its ``.jupyter`` settings, as root where the tests
+run as root:
+
+- lesson 00 opens unmodified (its metadata is what JupyterLab writes), its quiz works (a
+  wrong answer shows why it is wrong, the right one is marked right), a numeric quiz box
+  starts empty and asks for a number, and ``train.fit``'s progress bar renders as a widget;
+- lesson 05's exercise loop: the link in its exercise section opens
+  ``exercises/ex05_sampling.py`` in JupyterLab's editor; a correct ``sample`` typed there and
+  saved raises the score the lesson's check cell shows.
+
+No pop-up asks about Jupyter news. Each step leaves a screenshot in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -26,12 +34,26 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSON = "00_setup_and_data.ipynb"
-SETTINGS = {  # JupyterLab user settings for the test server only
+LESSON = "notebooks/00_setup_and_data.ipynb"
+EXERCISE_LESSON = "notebooks/05_sampling_and_latent_space.ipynb"
+# What `make lab` needs of the course: its Makefile, the notebooks and exercises it serves,
+# the JupyterLab settings it applies. vaelab itself comes from this checkout (PYTHONPATH).
+COURSE = ["Makefile", "pyproject.toml", "constraints.txt", "notebooks", "exercises", ".jupyter"]
+SETTINGS = {  # JupyterLab user settings for the test server only (not the news: see .jupyter/)
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the DOM
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
+NEWS_POPUP = "official Jupyter news"
+# A correct `sample` for exercise 05, typed into the editor over the stub's `raise`.
+SAMPLE_BODY = (
+    "    parameter = next(model.parameters())\n"
+    "    z = torch.randn(\n"
+    "        num_samples, model.latent_dim, generator=generator,\n"
+    "        dtype=parameter.dtype, device=parameter.device,\n"
+    "    )\n"
+    "    with torch.no_grad():\n"
+    "        return torch.sigmoid(model.decode(z))\n"
+)
 FIT_CELL = (
     "import time\n"
     "from vaelab import data, models, train\n"
@@ -50,8 +72,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, artifacts):
-    """``make lab`` on a free port with a token; yields (base URL, token)."""
+def course(tmp_path_factory) -> Path:
+    """A copy of the course's folder, for ``make lab`` to serve and the tests to change."""
+    root = tmp_path_factory.mktemp("course")
+    for name in COURSE:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns(".ipynb_*"))
+        else:
+            shutil.copy2(source, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, artifacts, course):
+    """``make lab`` in ``course`` on a free port with a token; yields (base URL, token)."""
     if subprocess.run(["make", "--version"], capture_output=True).returncode != 0:
         pytest.skip("make is not installed")
     tmp = tmp_path_factory.mktemp("lab")
@@ -63,8 +98,7 @@ def lab(tmp_path_factory, artifacts):
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
         f"--IdentityProvider.token={token} --LabApp.user_settings_dir={tmp / 'settings'} "
-        f"--LabApp.workspaces_dir={tmp / 'workspaces'} "
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}"
     )
     venv = Path(sys.prefix)  # the environment running the tests: -o keeps make from installing
     command = [
@@ -72,13 +106,13 @@ def lab(tmp_path_factory, artifacts):
         f"VENV={venv}", f"LAB_ARGS={lab_args}",
     ]  # fmt: skip
     log = (artifacts / "lab-server.log").open("w")
-    env = {**os.environ, "VAELAB_FAST": "1", "PYTHONPATH": str(ROOT)}
+    command.append("FAST=1")  # quick runs, which the kernels must inherit from the server
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("VAELAB_FAST", None)  # make test sets it: here FAST=1 alone must do it
     server = subprocess.Popen(
-        command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        command, cwd=course, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
-    checkpoints = ROOT / "notebooks" / ".ipynb_checkpoints"  # JupyterLab makes it on opening
-    made_checkpoints = not checkpoints.exists()
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -100,8 +134,6 @@ def lab(tmp_path_factory, artifacts):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
-        if made_checkpoints:
-            shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def tail(artifacts: Path) -> str:
@@ -132,11 +164,11 @@ def code_cell(page, source: str):
     return page.locator(".jp-CodeCell").filter(has=page.locator(".jp-InputArea", has_text=source))
 
 
-def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
+def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, course, browser, artifacts):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
-        run_lesson_00(page, *lab, artifacts)
+        run_lesson_00(page, *lab, course, artifacts)
     except Exception:
         page.locator(".jp-Cell").last.scroll_into_view_if_needed(timeout=5000)
         page.screenshot(path=artifacts / "lab-failure.png")
@@ -147,13 +179,13 @@ def test_lesson_00_quiz_and_progress_bar_in_jupyterlab(lab, browser, artifacts):
         context.close()
 
 
-def run_lesson_00(page, base: str, token: str, artifacts: Path) -> None:
+def run_lesson_00(page, base: str, token: str, course: Path, artifacts: Path) -> None:
     from vaelab import quiz
 
-    on_disk = (ROOT / "notebooks" / LESSON).read_bytes()
+    on_disk = (course / LESSON).read_bytes()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{base}/lab/tree/{LESSON}?token={token}")
+    page.goto(f"{base}/lab/workspaces/lesson00/tree/{LESSON}?token={token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     wait_idle(page)
     page.wait_for_timeout(1500)  # let JupyterLab apply the kernel's info to the metadata
@@ -226,4 +258,108 @@ def run_lesson_00(page, base: str, token: str, artifacts: Path) -> None:
     assert "test_loss" in fit.inner_text() or "loss" in fit.inner_text()  # the epoch's log line
 
     assert not errors, errors
-    assert (ROOT / "notebooks" / LESSON).read_bytes() == on_disk, "the test changed the lesson"
+    assert (course / LESSON).read_bytes() == on_disk, "the test changed the lesson"
+    assert page.get_by_text(NEWS_POPUP).count() == 0, "JupyterLab asks about Jupyter news"
+
+
+SCORE = re.compile(r"ex05\w*: ([\d.]+) / ([\d.]+) points")
+
+
+def test_lesson_05_exercise_link_editor_and_check_cell(lab, course, browser, artifacts):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        run_exercise_loop(page, *lab, course, artifacts)
+    except Exception:
+        page.screenshot(path=artifacts / "lab-exercise-failure.png")
+        raise
+    finally:
+        context.close()
+
+
+def run_cell(page, cell, timeout_ms: int = 180_000) -> str:
+    """Run ``cell`` and wait until it has finished (a new execution count); its output text.
+
+    On a loaded machine a kernel that has just started can let the first Ctrl+Enter go by:
+    a cell that has not started within 20 s is asked again.
+    """
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")
+        asked = time.monotonic()
+        while (now := prompt.inner_text()) == before and time.monotonic() - asked < 20:
+            page.wait_for_timeout(250)
+        if now != before:
+            break
+    while "*" in now or not now.strip("[]: "):
+        assert time.monotonic() < deadline, f"the cell did not finish: {now}"
+        page.wait_for_timeout(250)
+        now = prompt.inner_text()
+    return cell.locator(".jp-OutputArea").inner_text()
+
+
+def grade_score(page, check) -> tuple[float, float]:
+    """Run the check cell; the (points, out of) its report shows."""
+    text = run_cell(page, check)
+    found = SCORE.search(text)
+    assert found, text
+    return float(found.group(1)), float(found.group(2))
+
+
+def run_exercise_loop(page, base: str, token: str, course: Path, artifacts: Path) -> None:
+    stub = course / "exercises" / "ex05_sampling.py"
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/lab/workspaces/lesson05/tree/{EXERCISE_LESSON}?token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    wait_idle(page)
+
+    # The set-up cell (imports; quick runs come from `make lab FAST=1`), then the check cell
+    # on the untouched stub.
+    run_cell(page, code_cell(page, "FAST = vaelab.fast_mode()"))
+    add_cell_and_run(page, 'print("fast mode:", vaelab.fast_mode())')
+    fast = code_cell(page, 'print("fast mode:"').locator(".jp-OutputArea", has_text="fast mode")
+    fast.wait_for(timeout=60_000)
+    assert "fast mode: True" in fast.inner_text()
+    check = code_cell(page, 'grade.check("ex05")')
+    before, out_of = grade_score(page, check)
+    assert before == 0, before
+
+    # The exercise section's link opens the stub in JupyterLab's file editor.
+    link = page.locator(".jp-MarkdownOutput a", has_text="exercises/ex05_sampling.py")
+    link.scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "lab-6-exercise-link.png")
+    link.click()
+    editor = page.locator(".jp-FileEditor:visible")
+    editor.locator(".cm-content").wait_for(timeout=30_000)
+    tab = page.locator(".lm-TabBar-tab.jp-mod-current")
+    assert "ex05_sampling.py" in tab.inner_text()
+    assert "def sample(" in editor.inner_text()
+    page.screenshot(path=artifacts / "lab-7-exercise-in-editor.png")
+
+    # Type a correct `sample` over its stub's `raise` (the last four lines), and save.
+    editor.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowUp")
+    selected = page.evaluate("() => window.getSelection().toString()")
+    assert selected.lstrip().startswith("raise NotImplementedError"), selected
+    page.keyboard.insert_text(SAMPLE_BODY)
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while "torch.sigmoid(model.decode(z))" not in stub.read_text():
+        assert time.monotonic() < deadline, "the editor did not save the exercise"
+        time.sleep(0.5)
+    page.screenshot(path=artifacts / "lab-8-exercise-edited-and-saved.png")
+
+    # Back in the lesson, the check cell grades the saved file: `sample` now scores.
+    page.locator(".lm-TabBar-tab", has_text="05_sampling_and_latent_space").first.click()
+    after, _ = grade_score(page, check)
+    assert 0 < after < out_of, (before, after, out_of)  # `interpolate` is still a stub
+    check.scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "lab-9-score-after-edit.png")
+    assert page.get_by_text(NEWS_POPUP).count() == 0, "JupyterLab asks about Jupyter news"
+    assert not errors, errors
