@@ -24,16 +24,28 @@ BOOK_JOBS ?= 2
 sphinx = $(if $(filter 1,$(BOOK_JOBS)),,OMP_NUM_THREADS=1) \
 	$(PY) -m sphinx -j $(BOOK_JOBS) -b html -W --keep-going -n -T -d $(1)/doctrees book $(1)/html
 
-.PHONY: setup lab test test-fast test-lessons test-full book book-clean lint format bench gpu-check clean
+.PHONY: FORCE setup lab test test-fast test-lessons test-full book book-clean lint format bench gpu-check clean
 
 # Create the virtual environment once; reuse it afterwards.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Install (again) only when the package metadata or the pins change.
-$(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PY) -m pip install -qq -c constraints.txt -e ".[lab,test,book]"
+# Which installer: uv when it is on PATH or can be installed into .venv (much faster on a
+# cold cache), else pip; INSTALLER=pip or INSTALLER=uv to choose. Same pins either way.
+INSTALLER ?= auto
+# TORCH=cpu: PyTorch's CPU-only wheels (no CUDA libraries), for machines without an NVIDIA
+# GPU. Remembered in .venv: later targets keep the variant the environment was made with.
+TORCH_INSTALLED := $(or $(shell cat $(VENV)/torch-variant 2>/dev/null),default)
+TORCH ?= $(TORCH_INSTALLED)
+# A variant other than the one installed forces a new install.
+TORCH_CHANGED := $(if $(filter $(TORCH),$(TORCH_INSTALLED)),,FORCE)
+
+# Install (again) only when the package metadata, the pins or the torch variant change.
+$(STAMP): pyproject.toml constraints.txt $(TORCH_CHANGED) | $(PY)
+	$(PY) tools/install.py --installer $(INSTALLER) --torch $(TORCH)
 	touch $(STAMP)
+
+FORCE:
 
 setup: $(STAMP)
 

@@ -71,3 +71,32 @@ def reconstruction_loss(x_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor
         "TODO: compute the cross-entropy of every pixel from the logits without reducing it, "
         "then add it up over everything but the batch dimension"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def gaussian_reconstruction_loss(
+    x_mean: torch.Tensor, x_logvar: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
+    """Stretch: the reconstruction loss of a decoder that predicts each pixel's variance too.
+
+    Lesson 01 scores each pixel with a Bernoulli. A Gaussian decoder instead predicts, for
+    every pixel, a mean and a log-variance; the loss is the negative log-likelihood
+    -log N(x; x_mean, exp(x_logvar)) of the image, in nats, with every constant included.
+    The lesson does not derive it: start from the density of a normal distribution.
+
+    Edge cases: any image shape (B, C, H, W), a batch of one too; float32 or float64,
+    kept; log-variances down to -6 (no variance that underflows to 0).
+
+    Args:
+        x_mean: (B, C, H, W) predicted pixel means.
+        x_logvar: (B, C, H, W) predicted pixel log-variances.
+        x: (B, C, H, W) target images.
+
+    Returns:
+        (B,) losses in nats, one per image.
+    """
+    raise NotImplementedError(
+        "TODO: the negative log of each pixel's normal density, added up over each image"
+    )

@@ -64,3 +64,26 @@ def logvar_from_std(std: torch.Tensor) -> torch.Tensor:
         "TODO: go from the standard deviation to the log of the variance without forming "
         "the variance itself"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def gaussian_entropy(logvar: torch.Tensor) -> torch.Tensor:
+    """Stretch: how uncertain the encoder is about an image, in nats.
+
+    The differential entropy of the posterior N(mu, diag(exp(logvar))) of each example,
+    in nats. Lesson 02 draws the posteriors' ellipses; their entropy measures their size
+    in one number. The mean does not enter; derive the one-dimensional entropy first.
+
+    Edge cases: any (B, D), a batch of one too; float32 or float64, kept.
+
+    Args:
+        logvar: (B, D) posterior log-variances.
+
+    Returns:
+        (B,) entropies in nats (negative for narrow posteriors).
+    """
+    raise NotImplementedError(
+        "TODO: the entropy of each independent dimension's normal, added up per example"
+    )

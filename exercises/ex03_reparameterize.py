@@ -35,3 +35,28 @@ def reparameterize(
         "TODO: without eps, draw fresh standard-normal noise shaped like mu; then shift and "
         "scale the noise by the posterior's mean and standard deviation"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def log_posterior_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Stretch: log q(z | x), the log-density of a drawn code under the posterior.
+
+    The log of the density of N(mu, diag(exp(logvar))) at z, per example, with every
+    constant included: what importance weighting (lesson 07) divides by. Lesson 03 draws
+    z; this asks how likely the draw was.
+
+    Edge cases: any (B, D), a batch of one too; float32 or float64, kept.
+
+    Args:
+        z: (B, D) codes.
+        mu: (B, D) posterior means.
+        logvar: (B, D) posterior log-variances.
+
+    Returns:
+        (B,) log-densities in nats.
+    """
+    raise NotImplementedError(
+        "TODO: the log of each dimension's normal density at z, added up per example"
+    )

@@ -61,3 +61,29 @@ def negative_elbo(
         (B,) losses in nats.
     """
     raise NotImplementedError("TODO: each image's reconstruction loss plus beta times its KL")
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def kl_between_gaussians(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """Stretch: KL(q || p) between two diagonal Gaussians, what a learned prior needs.
+
+    KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p)))) per example, summed
+    over the latent dimensions. Lesson 04's closed form is the case mu_p = 0, logvar_p = 0;
+    here the prior has its own mean and variance (lesson 10's learned priors). Derive it.
+
+    Edge cases: any (B, D), a batch of one too; float32 or float64, kept; 0 when q = p.
+
+    Args:
+        mu_q, logvar_q: (B, D) the posterior's parameters.
+        mu_p, logvar_p: (B, D) the prior's parameters.
+
+    Returns:
+        (B,) KL divergences in nats, each >= 0.
+    """
+    raise NotImplementedError(
+        "TODO: derive the KL of two normals for one dimension, then add up the dimensions"
+    )

@@ -61,3 +61,26 @@ def sample(model, num_samples: int, generator: torch.Generator | None = None) ->
         "TODO: draw one code per image from the prior, decode the codes, and turn the logits "
         "into intensities"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def rate_in_bits(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Stretch: how much each image's code says beyond the prior, in bits.
+
+    The rate is KL(q(z | x) || N(0, I)) of each image; in bits it reads as the length of
+    the message the code sends. Codes sampled from the prior (lesson 05) carry none.
+
+    Edge cases: any (B, D), a batch of one too; float32 or float64, kept.
+
+    Args:
+        mu: (B, D) posterior means.
+        logvar: (B, D) posterior log-variances.
+
+    Returns:
+        (B,) rates in bits.
+    """
+    raise NotImplementedError(
+        "TODO: each image's closed-form KL from the prior, converted from nats to bits"
+    )

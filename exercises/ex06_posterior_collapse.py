@@ -96,3 +96,29 @@ def cyclical_kl_weight(step: int, period: int, ratio: float = 0.5) -> float:
         "TODO: find the position within the current cycle, then rise linearly over the first "
         "ratio of the cycle and stay at one"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def logistic_kl_weight(step: int, midpoint: float, steepness: float) -> float:
+    """Stretch: a KL weight that rises along an S-shaped (logistic) curve.
+
+    Bowman et al. (2016) annealed the KL weight smoothly instead of linearly: near 0 early,
+    exactly 1/2 at step == midpoint, near 1 late, rising faster for a larger steepness.
+
+    Edge cases: steps far from the midpoint (thousands of steps, with any steepness) give
+    a weight in [0, 1], never an OverflowError or NaN.
+
+    Args:
+        step: the training step, >= 0.
+        midpoint: the step at which the weight is 1/2.
+        steepness: > 0, how sharp the rise is.
+
+    Returns:
+        The weight, a Python float in [0, 1].
+    """
+    raise NotImplementedError(
+        "TODO: the logistic function of the scaled distance from the midpoint, written so "
+        "that no exponential overflows"
+    )

@@ -55,3 +55,26 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
         "TODO: the log of the average of the exponentials along dim, computed so that no "
         "exponential overflows or underflows"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def bits_per_dim(nll: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Stretch: a negative log-likelihood in the unit papers report, bits per dimension.
+
+    Lesson 07 bounds -log p(x) in nats per image; likelihood models are compared in bits
+    per pixel value, so that images of any size compare.
+
+    Edge cases: any image shape (B, C, H, W); float32 or float64, kept.
+
+    Args:
+        nll: (B,) negative log-likelihoods in nats, one per image of x.
+        x: (B, C, H, W) the images they belong to.
+
+    Returns:
+        (B,) bits per dimension.
+    """
+    raise NotImplementedError(
+        "TODO: change the unit from nats to bits and from per image to per pixel value"
+    )

@@ -67,3 +67,28 @@ def anomaly_score(model, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
         (B,) scores in nats.
     """
     raise NotImplementedError("TODO: the reconstruction score plus beta times the posterior's KL")
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def threshold_at_fpr(normal_scores: torch.Tensor, fpr: float) -> torch.Tensor:
+    """Stretch: the decision threshold of a detector that tolerates a false-positive rate.
+
+    An image is flagged as an anomaly when its score is strictly above the threshold.
+    Given the scores of normal images, return the smallest of these scores that flags at
+    most a fraction ``fpr`` of them. Lesson 08 reads whole ROC curves; a deployed detector
+    needs this one number.
+
+    Edge cases: repeated scores; fpr = 0 (nothing normal may be flagged) and fpr = 1.
+
+    Args:
+        normal_scores: (N,) anomaly scores of normal images.
+        fpr: the largest fraction of normal images that may be flagged, in [0, 1].
+
+    Returns:
+        A 0-d tensor, one of normal_scores.
+    """
+    raise NotImplementedError(
+        "TODO: find the smallest normal score that leaves at most fpr of the normal scores above it"
+    )

@@ -61,3 +61,26 @@ def mutual_information_gap(mi: torch.Tensor, entropy: torch.Tensor) -> torch.Ten
         "over the latent dimensions, divide their difference by the factor's entropy, and "
         "average over the factors"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def label_entropy(labels: torch.Tensor) -> torch.Tensor:
+    """Stretch: the entropy H of a factor, what MIG divides each gap by.
+
+    The plug-in entropy of a labelling, in nats: each label's probability estimated by
+    counting. Lesson 09 takes the factors' entropies as given; compute them.
+
+    Edge cases: any integer labels (negative ones, gaps); a single value gives 0.
+
+    Args:
+        labels: (N,) integer labels.
+
+    Returns:
+        A 0-d tensor, in nats.
+    """
+    raise NotImplementedError(
+        "TODO: count each label that occurs, turn the counts into probabilities, then add "
+        "up minus p log p"
+    )

@@ -65,3 +65,31 @@ def log_mixture_prior(
         "TODO: the log-density of each code under the mixture, staying in logarithms from "
         "the Gaussians' log-densities to the end"
     )
+
+
+# ---- stretch: beyond the lesson (graded, its points counted apart from the exercise's 10)
+
+
+def mixture_responsibilities(
+    z: torch.Tensor, means: torch.Tensor, logvars: torch.Tensor, logits: torch.Tensor
+) -> torch.Tensor:
+    """Stretch: which component of the mixture prior each code comes from, p(k | z).
+
+    Bayes' rule on lesson 10's mixture prior, pi = softmax(logits): the weighted density
+    of each component at z, normalised over the K components.
+
+    Edge cases: codes far from every component (where every density rounds to 0) still
+    give rows that sum to 1; a batch of one; float32 or float64, kept.
+
+    Args:
+        z: (B, D) codes.
+        means, logvars: (K, D) the components' means and log-variances.
+        logits: (K,) unnormalised mixture weights.
+
+    Returns:
+        (B, K) probabilities, each row summing to 1.
+    """
+    raise NotImplementedError(
+        "TODO: weigh each component's density at z by its mixing weight and normalise over "
+        "the components, in log space"
+    )

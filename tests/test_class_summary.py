@@ -184,7 +184,7 @@ def test_class_summary_from_the_gradebook_and_from_gradescope_results(tmp_path, 
     assert re.search(r"\n    2 x z is not right .*largest difference \d", text)  # shared: shown
 
     rows = list(csv.DictReader((tmp_path / "grades" / "summary.csv").open()))
-    assert len(rows) == 6 + 7  # every check of ex03 and ex04
+    assert len(rows) == 6 + 7 + 2  # every check of ex03 and ex04, and their stretch
     assert rows[0]["check"] == VALUES and rows[0]["top_feedback_count"] == "3"
     assert rows[0]["other_feedback_count"] == "2"
 

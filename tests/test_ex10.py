@@ -144,7 +144,11 @@ CAUGHT_BY = {
     "average-of-log-densities": "mixture_matches_oracle",
     "no-sum-over-dimensions": "mixture_matches_oracle",
 }
-EX10_MUTANTS = [(name, text, feedback) for e, name, text, feedback in MUTANTS if e == "ex10"]
+EX10_MUTANTS = [  # the stretch function's mistakes are tested with every other's (test_grade.py)
+    (name, text, feedback)
+    for e, name, text, feedback in MUTANTS
+    if e == "ex10" and ("def causal_mask(" in text or "def log_mixture_prior(" in text)
+]
 
 
 def _passes(prop, module) -> bool:

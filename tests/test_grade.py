@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from grading.hostile import HOSTILE
-from grading.mutants import MUTANTS, NEW_CHECKS
-from grading.solutions import NAMES, source
+from grading.leaks import leaked, solution_lines
+from grading.mutants import MISLEADING, MUTANTS, NEW_CHECKS
+from grading.solutions import NAMES, SOLUTIONS, source
 
 from vaelab import grade
 from vaelab.grading.checks import checks_for, hints_for, protected_for
@@ -29,6 +30,7 @@ from vaelab.grading.runtime import runner as core
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 TIMEOUT = 5.0
+SOLUTION_LINES = solution_lines(SOLUTIONS)
 
 
 def _module(text: str) -> types.ModuleType:
@@ -56,7 +58,9 @@ def test_every_exercise_has_a_stub_and_ten_points():
     assert set(grade.EXERCISES) == set(NAMES)
     for exercise, name in grade.EXERCISES.items():
         assert (EXERCISES / f"{name}.py").is_file()
-        assert sum(c.points for c in checks_for(exercise)) == pytest.approx(10)
+        core = [c for c in checks_for(exercise) if not c.stretch]
+        assert sum(c.points for c in core) == pytest.approx(10)
+        assert [c for c in checks_for(exercise) if c.stretch], exercise  # issue 22
     assert sorted(p.stem for p in EXERCISES.glob("ex*.py")) == sorted(NAMES.values())
 
 
@@ -97,8 +101,11 @@ def test_known_mistake_loses_points_with_matching_feedback(exercise, mutant, fee
     failed = [r for r in results if not r.passed]
     assert failed, "the mutant passed every check"
     assert sum(r.points for r in results) < sum(r.max_points for r in results)
-    texts = [r.feedback for r in failed]
+    # a check passed with vaelab's function standing in for a failing one names it too
+    texts = [r.feedback for r in failed] + [r.feedback for r in results if r.stand_in]
     assert any(feedback in t for t in texts), texts
+    for text in texts:  # issue 22: feedback teaches without handing over a solution line
+        assert leaked(text, SOLUTION_LINES) is None, text
 
 
 def test_at_least_three_mutants_per_fixed_name_function():
@@ -135,6 +142,21 @@ def test_each_new_check_catches_its_known_mistakes_with_their_own_feedback(exerc
             assert feedback in result.feedback, (name, result.feedback)
 
 
+@pytest.mark.parametrize("name", sorted(MISLEADING))
+def test_misleading_feedback_of_issue_22_is_gone(name):
+    """Each of issue 22's mistakes loses points with its own feedback, and no failing check
+    says the misleading text it got before (a failing property check says "first make ...
+    right" instead of naming another mistake)."""
+    results = _grade_in_process(*_mutant(name))
+    feedback = next(f for _, n, _, f in MUTANTS if n == name)
+    failed = [r for r in results if not r.passed]
+    assert failed and any(
+        feedback in r.feedback for r in failed + [r for r in results if r.stand_in]
+    )
+    for r in failed:
+        assert MISLEADING[name] not in r.feedback, (name, r.name, r.feedback)
+
+
 def test_every_exercise_has_hints_for_every_check():
     for exercise in grade.EXERCISES:
         for item in checks_for(exercise):
@@ -143,18 +165,69 @@ def test_every_exercise_has_hints_for_every_check():
 
 
 def test_a_dependent_check_names_the_failing_function_first():
+    """Issue 22: negative_elbo built on a failing kl_divergence is graded with vaelab's KL in
+    its place; right then, it keeps its points, and its feedback names the KL first."""
     results = _by_name(_grade_in_process(*_mutant("elbo-uses-wrong-kl")))
     kl = results["kl_divergence: closed form, one value per example, any (B, D) and dtype"]
     assert "averaged over the latent dimensions" in kl.feedback  # its own mistake
     culprit = (
         "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first."
     )
-    for name, result in results.items():
-        if name.startswith("negative_elbo"):
-            assert result.feedback == culprit, (name, result.feedback)
+    elbo = [r for name, r in results.items() if name.startswith("negative_elbo")]
+    assert len(elbo) == 4
+    for result in elbo:
+        assert result.passed and result.points == result.max_points, result
+        assert result.feedback.startswith(culprit), result.feedback
+        assert "your `negative_elbo` is right" in result.feedback
+        assert result.stand_in == ("kl_divergence",)
+    assert sum(r.points for r in results.values() if not r.stretch) == 5  # the KL's 5 only
     # the same negative_elbo with a right kl_divergence passes: the culprit was the KL alone
     fixed = _mutant("elbo-uses-wrong-kl")[1].replace(".mean(dim=1)\n", ".sum(dim=1)\n")
-    assert all(r.passed for r in _grade_in_process("ex04", fixed))
+    assert all(r.passed and not r.stand_in for r in _grade_in_process("ex04", fixed))
+
+
+@pytest.mark.parametrize(
+    "kl",
+    [
+        "-(-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1))",  # the sign
+        "-0.5 * (1 + logvar - mu**2 - logvar.exp())",  # (B, D): negative_elbo cannot add it
+        "-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()",  # one number for the batch
+    ],
+    ids=["sign", "per-dimension", "summed-over-batch"],
+)
+def test_one_kl_slip_costs_only_the_kl_points(kl):
+    """A single slip in kl_divergence costs its own 5 points; the negative_elbo built on it
+    keeps its 5 (it scored 0 before issue 22, and a KL of the wrong shape was blamed on "a
+    size typed in")."""
+    text = source("ex04") + (
+        f"\n\ndef kl_divergence(mu, logvar):\n    return {kl}\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n"
+    )
+    results = _grade_in_process("ex04", text)
+    core = [r for r in results if not r.stretch]
+    assert sum(r.points for r in core) == 5
+    for r in core:
+        if "negative_elbo" in r.functions:
+            assert r.passed and r.feedback.startswith("`negative_elbo` uses your `kl_divergence`")
+            assert "size typed in" not in r.feedback
+    # the lesson goes on with vaelab's negative_elbo: the learner's calls the wrong KL
+    from vaelab import exercises
+    from vaelab.grading.records import ExerciseResult, Report
+
+    report = Report(exercises=[ExerciseResult("ex04_elbo", path="x.py", checks=results)])
+    assert exercises._passes(report, "negative_elbo") is False
+
+
+def test_a_dependent_function_wrong_besides_its_helper_names_both():
+    results = _grade_in_process(*_mutant("elbo-uses-wrong-kl-and-means-pixels"))
+    values = _by_name(results)["negative_elbo: BCE summed over pixels + KL, per example"]
+    assert not values.passed
+    assert values.feedback.startswith(
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first. "
+        "Besides, the reconstruction term is averaged over pixels"
+    ), values.feedback
 
 
 def test_float64_results_are_compared_at_float64_precision():
@@ -185,7 +258,7 @@ EPS_NONE_GRADIENTS = "eps=None: gradients still reach mu and logvar"
 
 
 def test_ex03_points_per_check():
-    points = {c.name: c.points for c in checks_for("ex03")}
+    points = {c.name: c.points for c in checks_for("ex03") if not c.stretch}
     assert points == {
         "any batch shape (B, D) and dtype, with eps given and without": 1,
         "values with a given eps: z = mu + sigma * eps": 2,
@@ -200,8 +273,8 @@ def test_ex03_points_per_check():
 def test_ex03_sampling_without_gradient_loses_three_points(name):
     results = _grade_in_process(*_mutant(name))
     failed = [r for r in results if not r.passed]
-    assert [r.name for r in failed] == [EPS_NONE_GRADIENTS]
-    assert sum(r.points for r in results) == 7
+    assert [r.name for r in failed if not r.stretch] == [EPS_NONE_GRADIENTS]
+    assert sum(r.points for r in results if not r.stretch) == 7
     assert "no gradient reaches `mu` and `logvar`" in failed[0].feedback
 
 
@@ -211,7 +284,7 @@ def test_ex03_eps_none_gradients_gated_like_given_eps_gradients():
     for name in ("gradients reach mu and logvar (given eps)", EPS_NONE_GRADIENTS):
         assert not results[name].passed and results[name].points == 0
         assert "first make `reparameterize` right" in results[name].feedback
-    assert sum(r.points for r in results.values()) == 1  # only the shape check
+    assert sum(r.points for r in results.values() if not r.stretch) == 1  # the shape check
 
 
 def test_ex04_default_mean_bce_is_named():
@@ -220,8 +293,8 @@ def test_ex04_default_mean_bce_is_named():
     assert not check.passed and check.points == 0
     assert "averaged over all pixels and the whole batch" in check.feedback
     assert "reduction='none'" in check.feedback
-    assert "sum over each image's pixels" in check.feedback
-    assert sum(r.points for r in results.values()) == 5  # the three KL checks only
+    assert "sum over each image's own pixels" in check.feedback
+    assert sum(r.points for r in results.values() if not r.stretch) == 5  # the KL checks
 
 
 def test_feedback_never_shows_expected_arrays():
@@ -320,7 +393,10 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
     assert "values with a given eps" not in printed
     summary = printed[printed.index("Summary:") :].splitlines()
     assert summary[1].split() == ["ex03_reparameterize", "0", "/", "10", *grade.NOT_STARTED.split()]
-    assert summary[2].split() == ["ex04_elbo", "10", "/", "10", "all", "checks", "pass"]
+    assert summary[2].split() == [
+        *["ex04_elbo", "10", "/", "10", "all", "checks", "pass,"],
+        *["stretch", "2", "/", "2"],  # issue 22: the stretch, counted apart
+    ]
     report = json.loads(out.read_text())
     assert {"points", "max_points", "exercises", "seed", "timeout"} <= set(report)
     assert (report["points"], report["max_points"]) == (10, 20)
@@ -337,6 +413,8 @@ def test_cli_json_report_has_the_issue_shape(tmp_path, capsys):
                 "passed",
                 "feedback",
                 "functions",
+                "stretch",
+                "stand_in",
             }
             assert isinstance(c["passed"], bool) and isinstance(c["feedback"], str)
     assert [e["exercise"] for e in report["exercises"]] == ["ex03_reparameterize", "ex04_elbo"]
@@ -369,7 +447,9 @@ def test_partly_done_exercise_gets_its_table(tmp_path):
     rows = [line for line in table.splitlines() if "negative_elbo" in line and "/" in line]
     assert len(rows) == len(elbo) and all(" - " in row and " x " not in row for row in rows)
     page = grade.html_table(report)
-    assert page.count("not started</span>") == len(elbo) and "failed</span>" not in page
+    stretch = [c for c in entry.checks if c.stretch]  # issue 22: not started either
+    assert page.count("not started</span>") == len(elbo) + len(stretch)
+    assert "failed</span>" not in page
 
 
 def test_cli_grades_the_current_folder_when_it_holds_exercises(tmp_path, monkeypatch, capsys):
@@ -423,6 +503,7 @@ def test_class_gradebook_csv_and_json(tmp_path, monkeypatch, capsys):
         "points",
         "max_points",
         "passed",
+        "stretch",
         "feedback",
     }
     checks = len(checks_for("ex03")) + len(checks_for("ex04"))
@@ -469,7 +550,7 @@ def test_memory_limit_fails_the_greedy_checks_with_feedback(tmp_path):
     greedy, top = limited.exercises
     assert greedy.error is None and greedy.points == 0  # graded, not killed
     memory_feedback = [c.feedback for c in greedy.checks if "0.25 GiB" in c.feedback]
-    assert len(memory_feedback) == len(greedy.checks)
+    assert len(memory_feedback) == len([c for c in greedy.checks if not c.stretch])
     assert memory_feedback[0].startswith(
         "`reparameterize` ran out of memory (one tensor of 1 GiB): more than grading allows"
     )
@@ -552,8 +633,8 @@ def test_html_table_is_left_aligned_with_code_spans_and_coloured_marks():
 
 def _checks_of(entry, function: str | None) -> list:
     """The checks of one learner function (check names start with it), or all of them."""
-    if function is None:
-        return entry.checks
+    if function is None:  # a trick's file has no stretch function: those checks say so
+        return [c for c in entry.checks if not c.stretch]
     return [c for c in entry.checks if c.name.startswith(function)]
 
 
@@ -607,6 +688,9 @@ def test_reference_solutions_calling_vaelab_score_nothing(tmp_path):
         else:
             assert passed == [], (entry.exercise, passed)
         for c in entry.checks:
+            if c.stretch:  # these files leave the stretch out
+                assert "is missing from your file" in c.feedback
+                continue
             assert c.passed or "calls vaelab's own `" in c.feedback, c
     by_name = {e.exercise: e for e in report.exercises}
     assert by_name["ex02_gaussian_encoder"].checks[1].feedback == (
@@ -721,11 +805,12 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
     recorder = types.ModuleType("recorder")
     recorder.kl_divergence, recorder.negative_elbo = kl_divergence, negative_elbo
     for item in checks_for("ex04"):
-        assert core.run_check(item, recorder, seed=1).passed
+        if not item.stretch:  # the recorder leaves the stretch out
+            assert core.run_check(item, recorder, seed=1).passed
     path = tmp_path / "ex04_elbo.py"
     path.write_text(_table_source(table))
     same = grade.grade_paths([path], timeout=30, seed=1).exercises[0]
-    failed = [c.name for c in same.checks if not c.passed]
+    failed = [c.name for c in same.checks if not c.passed and not c.stretch]
     assert all("gradients" in name for name in failed), failed  # a table has no gradient
     assert same.points == 8
     fresh = grade.grade_paths([path], timeout=30, seed=2).exercises[0]
@@ -735,14 +820,19 @@ def test_answers_learned_from_one_run_are_worth_nothing_in_the_next(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_known_mistake_keeps_its_points_under_any_seed(seed):
-    from grading.mutants import SCORES
+    from grading.mutants import SCORES, STRETCH_SCORES
 
     assert set(SCORES) == {name for _, name, _, _ in MUTANTS}
     for exercise, name, text, feedback in MUTANTS:
         module = _module(source(exercise) + "\n\n" + text)
         results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]
-        assert sum(r.points for r in results) == pytest.approx(SCORES[name]), name
-        assert any(feedback in r.feedback for r in results if not r.passed), name
+        own = sum(r.points for r in results if not r.stretch)
+        assert own == pytest.approx(SCORES[name]), name
+        stretch = [r for r in results if r.stretch]  # issue 22: counted apart
+        full = sum(r.max_points for r in stretch)
+        assert sum(r.points for r in stretch) == pytest.approx(STRETCH_SCORES.get(name, full))
+        named = [r for r in results if not r.passed or r.stand_in]
+        assert any(feedback in r.feedback for r in named), name
     for exercise in NAMES:
         module = _module(source(exercise))
         results = [core.run_check(item, module, seed=seed) for item in checks_for(exercise)]

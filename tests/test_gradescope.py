@@ -155,7 +155,7 @@ def _plan_names(exercise: str) -> list[str]:
 def _report() -> Report:
     """A report as grade_paths gives it: ex03 graded, ex04 not graded, a stray file."""
     ex03 = [
-        CheckResult(c.id, c.name, Status.PASSED, c.points, c.points, "ok", c.functions)
+        CheckResult(c.id, c.name, Status.PASSED, c.points, c.points, "ok", c.functions, c.stretch)
         for c in checks_for("ex03")
     ]
     ex03[1] = dataclasses.replace(
@@ -187,7 +187,8 @@ def test_results_json_has_one_test_per_check_and_never_drops_an_exercise():
     assert spec_problems(results) == []
     tests = _by_exercise(results)
     assert [t["name"] for t in tests["ex03"]] == _plan_names("ex03")
-    assert [t["number"] for t in tests["ex03"]] == [f"3.{i}" for i in range(1, 7)]
+    count = len(_plan_names("ex03"))  # its 6 checks and its stretch (issue 22)
+    assert [t["number"] for t in tests["ex03"]] == [f"3.{i}" for i in range(1, count + 1)]
     wrong = tests["ex03"][1]
     assert (wrong["status"], wrong["score"], wrong["max_score"]) == ("failed", 0.0, 2.0)
     assert wrong["output"] == "`logvar` is used as the variance"
@@ -199,6 +200,8 @@ def test_results_json_has_one_test_per_check_and_never_drops_an_exercise():
         tests["notes:"][0]["max_score"] == 0 and "not an exercise" in tests["notes:"][0]["output"]
     )
     assert results["score"] == 8.0 and results["extra_data"]["max_score"] == 20.0
+    stretch = [t for t in tests["ex03"] if t["output"].startswith("stretch, counted apart")]
+    assert len(stretch) == 1 and stretch[0]["max_score"] == 0  # shown, not in the score
     assert results["execution_time"] == 2  # seconds, rounded up
     assert "ex03_reparameterize: 8 / 10 points" in results["output"]
     assert "hello from the learner" in results["output"]
@@ -254,7 +257,7 @@ def _build(tmp_path: Path, *argv: str) -> Path:
 
 def test_autograder_zip_holds_scripts_pins_and_vaelab_itself(tmp_path, capsys):
     out = _build(tmp_path, "--exercises", "ex04,ex03", "--visibility", "after_due_date")
-    assert "13 tests, 20 points" in capsys.readouterr().out
+    assert "15 tests, 20 points" in capsys.readouterr().out  # 2 stretch tests worth 0
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
@@ -287,7 +290,8 @@ def test_autograder_zip_holds_scripts_pins_and_vaelab_itself(tmp_path, capsys):
     run = read["run_autograder"]
     assert run.startswith("#!/usr/bin/env bash\n")
     assert "--exercises ex03,ex04 --visibility after_due_date" in run
-    assert '"$ROOT/submission"' in run and '--gradescope "$RESULTS"' in run
+    assert '"$ROOT/submission"' in run and '--gradescope "$PRIVATE/results.json"' in run
+    assert 'cp "$PRIVATE/results.json" "$RESULTS"' in run  # only once the grader is done
     assert "ex03_reparameterize.py" in read["README.md"] and "20 points" in read["README.md"]
 
     fallback = json.loads(read["fallback_results.json"])

@@ -29,7 +29,10 @@ def test_readme_commands_are_makefile_targets():
 def test_pins_and_ci_entry_point():
     pins = (ROOT / "constraints.txt").read_text()
     assert "torch==2.14.1" in pins and "torchvision==0.29.1" in pins
-    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+    # make setup installs through tools/install.py, with uv or pip, both with the pins.
+    assert "tools/install.py" in (ROOT / "Makefile").read_text()
+    install = (ROOT / "tools" / "install.py").read_text()
+    assert 'ROOT / "constraints.txt"' in install and install.count('"-c", constraints') == 2
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 

@@ -10,7 +10,7 @@ import torch
 
 from vaelab.losses import bernoulli_nll, kl_divergence, log_standard_normal
 
-__all__ = ["anomaly_score", "latent_score", "reconstruction_score"]
+__all__ = ["anomaly_score", "latent_score", "reconstruction_score", "threshold_at_fpr"]
 
 
 @torch.no_grad()
@@ -58,3 +58,18 @@ def anomaly_score(model, x: torch.Tensor, *, beta: float = 1.0) -> torch.Tensor:
     mu, logvar = model.encode(x)
     recon = bernoulli_nll(model.decode(mu), x, reduction="none")  # (B,)
     return recon + beta * kl_divergence(mu, logvar, reduction="none")
+
+
+def threshold_at_fpr(normal_scores: torch.Tensor, fpr: float) -> torch.Tensor:
+    """The lowest of the normal images' scores that flags at most a fraction ``fpr`` of them.
+
+    An image is flagged when its score is strictly above the threshold; the threshold is
+    one of ``normal_scores`` (N,), the smallest t among them with mean(scores > t) <= fpr.
+    fpr = 0 gives the largest score (nothing normal flagged).
+    """
+    if not 0.0 <= fpr <= 1.0:
+        raise ValueError(f"fpr is a fraction in [0, 1], got {fpr}")
+    ordered = torch.sort(normal_scores.flatten()).values
+    above = len(ordered) - torch.searchsorted(ordered, ordered, right=True)  # scores > each
+    allowed = above <= fpr * len(ordered) + 1e-9
+    return ordered[int(torch.nonzero(allowed)[0])]

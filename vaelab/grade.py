@@ -115,10 +115,12 @@ def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None, 
     """(path, exercise id or None, error or None) for every file to grade."""
     items = []
     for raw in paths:
-        path = Path(raw).expanduser().resolve()
-        if path.is_dir():
+        path = Path(raw).expanduser()
+        # a symbolic link stays one, so that grading untrusted files can refuse it
+        path = Path(os.path.abspath(path)) if path.is_symlink() else path.resolve()
+        if path.is_dir() and not path.is_symlink():
             files = exercise_files(path)
-        elif path.is_file():
+        elif path.is_file() or path.is_symlink():
             files = [path]
         else:
             raise FileNotFoundError(f"{raw}: no such file or folder")
@@ -152,17 +154,53 @@ def _run(
     parallel: int,
     memory_gb: float | None,
     seed: int,
+    isolate: bool = False,
 ) -> list[ExerciseResult]:
     from vaelab.grading.runtime.jobs import Job, run_jobs
 
     jobs = [Job(path, exercise) for path, exercise, error in items if error is None]
+    deadline, before = None, None
+    if isolate:  # a deadline for the whole run: every file's time limit, and some to spare
+        rounds = -(-len(jobs) // max(1, parallel))
+        deadline = rounds * (timeout + 5.0) + 2 * timeout + 60.0
+        keys = sorted({exercise for _, exercise, error in items if not error})
+        before = lambda: _import_the_grader(keys)  # noqa: E731
     graded = iter(
-        run_jobs(jobs, timeout=timeout, parallel=parallel, memory_gb=memory_gb, seed=seed)
+        run_jobs(
+            jobs,
+            timeout=timeout,
+            parallel=parallel,
+            memory_gb=memory_gb,
+            seed=seed,
+            isolate=isolate,
+            deadline=deadline,
+            before=before,
+        )
     )
     return [
         next(graded) if error is None else _not_gradable(path, error)
         for path, exercise, error in items
     ]
+
+
+def _import_the_grader(exercises: Sequence[str]) -> None:
+    """Import everything this process will use after learners' code ran (the checks,
+    which list an exercise's checks for a missing file), so that nothing is imported from
+    a file the learners' code could have reached meanwhile."""
+    from vaelab.grading.checks import checks_for
+
+    for exercise in exercises or EXERCISES:
+        checks_for(exercise)
+
+
+def isolation_note(isolate: bool = True) -> str | None:
+    """One line when untrusted code would be graded with weaker isolation than the
+    operating system's (no bubblewrap or user namespaces here); None when it is walled in."""
+    if not isolate:
+        return None
+    from vaelab.grading.runtime import isolation
+
+    return isolation.weaker_line()
 
 
 def grade_paths(
@@ -172,6 +210,7 @@ def grade_paths(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
+    isolate: bool = False,
 ) -> Report:
     """Grade exercise files, or folders of them; each in its own process.
 
@@ -184,13 +223,16 @@ def grade_paths(
             None or 0: no limit.
         seed: the seed the checks' inputs are drawn from; None draws a fresh one. The
             report records it, and the same seed grades with the same inputs again.
+        isolate: grade untrusted code: each file copied privately and graded in a sandbox
+            of its own (``vaelab.grading.runtime.isolation``; where the machine allows).
+            Default False: self-grading, an honest learner's own files.
 
     Returns:
         The report: one ``ExerciseResult`` per file, with the seed and the time limit
         (see the module doc).
     """
     seed = new_seed() if seed is None else int(seed)
-    exercises = _run(_expand(paths), timeout, parallel, memory_gb, seed)
+    exercises = _run(_expand(paths), timeout, parallel, memory_gb, seed, isolate)
     return Report(exercises=exercises, seed=seed, timeout=timeout)
 
 
@@ -207,6 +249,21 @@ def find_exercise(exercise: str, start: str | os.PathLike | None = None) -> Path
         f"could not find exercises/{key}_*.py in {here} or its parent folders; "
         f'pass the file: check("{key}", path="path/to/{EXERCISES.get(key, key)}.py")'
     )
+
+
+def _file_to_grade(exercise: str | int) -> Path:
+    """``find_exercise``; where it finds nothing (the course installed without the
+    repository), the shipped stub written to ``exercises/`` in the working folder."""
+    try:
+        return find_exercise(exercise)
+    except FileNotFoundError as missing:
+        from vaelab.grading import stubs
+
+        try:
+            stubs.stub(exercise)
+        except (FileNotFoundError, ValueError):
+            raise missing from None
+        return stubs.get(exercise)
 
 
 def _exercise_key(exercise: str | int) -> str:
@@ -229,14 +286,16 @@ def check(
     Args:
         exercise: "ex03" (or 3, or "ex03_reparameterize").
         path: the file to grade; default ``exercises/ex03_*.py`` found from the current
-            folder upwards.
+            folder upwards (none there and the course installed as a package: the stub is
+            written to ``exercises/`` in the working folder first, and graded "not started").
         timeout: seconds the exercise may take.
         seed: the seed of the checks' inputs (None: a fresh one, recorded in the report).
 
     Returns:
         The report, as ``grade_paths`` gives it.
     """
-    report = grade_paths([path or find_exercise(exercise)], timeout=timeout, parallel=1, seed=seed)
+    file = path or _file_to_grade(exercise)
+    report = grade_paths([file], timeout=timeout, parallel=1, seed=seed)
     if _in_notebook():
         from IPython.display import HTML, display
 
@@ -274,7 +333,7 @@ def hint(
     from vaelab.grading.output import hints
 
     key = _exercise_key(exercise)
-    file = Path(path) if path else find_exercise(key)
+    file = Path(path) if path else _file_to_grade(key)
     if reset:
         had = hints.reset(file)
         text = f"{key}: the hints start over{'' if had else ' (none seen yet)'}."
@@ -360,6 +419,7 @@ def grade_submission(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
+    isolate: bool = True,
 ) -> Report:
     """Grade one learner's submission: the exercise files anywhere in ``folder``.
 
@@ -371,6 +431,7 @@ def grade_submission(
             which file was expected. With two files for one exercise, the least deep is
             graded, and ``report.notes`` says so.
         timeout, parallel, memory_gb, seed: as for ``grade_paths``.
+        isolate: as for ``grade_paths``; default True (Gradescope: untrusted code).
 
     Returns:
         The report, as ``grade_paths`` gives it, with ``notes``.
@@ -389,6 +450,7 @@ def grade_submission(
         parallel=parallel,
         memory_gb=memory_gb,
         seed=seed,
+        isolate=isolate,
     )
     graded = dict(zip(present, report.exercises, strict=True))
     report.exercises = [
@@ -401,11 +463,24 @@ def grade_submission(
 # ---------------------------------------------------------------- a class of learners
 
 
-def _learner_files(folder: Path) -> list[Path]:
-    files = exercise_files(folder)
-    if not files and (folder / "exercises").is_dir():
-        files = exercise_files(folder / "exercises")
+def _learner_files(folder: Path, strict: bool = False) -> list[Path]:
+    """The learner's exercise files; ``strict``: symbolic links count too (to be refused),
+    and an ``exercises`` folder that is a link is not followed."""
+    files = _exercise_entries(folder, strict)
+    inner = folder / "exercises"
+    if not files and inner.is_dir() and not (strict and inner.is_symlink()):
+        files = _exercise_entries(inner, strict)
     return files
+
+
+def _exercise_entries(folder: Path, strict: bool) -> list[Path]:
+    if not strict:
+        return exercise_files(folder)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if (p.is_symlink() or p.is_file()) and EXERCISE_FILE.match(p.name)
+    )
 
 
 def grade_class(
@@ -415,6 +490,7 @@ def grade_class(
     parallel: int = DEFAULT_PARALLEL,
     memory_gb: float | None = DEFAULT_MEMORY_GB,
     seed: int | None = None,
+    isolate: bool = True,
 ) -> Gradebook:
     """Grade every learner's subfolder of ``folder``: the gradebook, learner x exercise x check.
 
@@ -423,6 +499,10 @@ def grade_class(
 
     A learner folder holds the exercise files (or an ``exercises/`` folder with them). An
     exercise that some learners submitted and others did not scores 0 for the latter.
+    With ``isolate`` (the default: a class's code is untrusted), every file is copied into
+    a private folder before any learner's code runs and graded in a sandbox of its own
+    (``vaelab.grading.runtime.isolation``); a learner folder or file that is a symbolic
+    link, or a file that is not a regular one, is refused with one line.
 
     Returns:
         The ``Gradebook``: the exercises' names, and per learner a ``Report`` (named by
@@ -431,14 +511,21 @@ def grade_class(
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    learners = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    items, owners = [], []
+    learners = sorted(
+        p
+        for p in root.iterdir()
+        if (p.is_dir() or p.is_symlink()) and not p.name.startswith((".", "_"))
+    )
+    items, owners, refused = [], [], {}
     for learner in learners:
-        for path, exercise, error in _expand(_learner_files(learner)):
+        if learner.is_symlink():  # another learner's folder, maybe: refused
+            refused[learner.name] = f"refused: the learner folder {learner.name} is a symbolic link"
+            continue
+        for path, exercise, error in _expand(_learner_files(learner, isolate)):
             items.append((path, exercise, error))
             owners.append(learner.name)
     seed = new_seed() if seed is None else int(seed)
-    graded = _run(items, timeout, parallel, memory_gb, seed)
+    graded = _run(items, timeout, parallel, memory_gb, seed, isolate)
     plans: dict[str, ExerciseResult] = {}  # exercise name -> a graded one, to know its checks
     for entry in graded:
         if entry.checks:
@@ -447,22 +534,44 @@ def grade_class(
     reports = []
     for learner in learners:
         mine = {e.exercise: e for e, who in zip(graded, owners, strict=True) if who == learner.name}
-        entries = [mine.get(name) or _missing(name, plans.get(name)) for name in names]
+        entries = [
+            _planned(mine.get(name), plans.get(name))
+            or _missing(name, plans.get(name), refused.get(learner.name))
+            for name in names
+        ]
         reports.append(Report(exercises=entries, seed=seed, timeout=timeout, learner=learner.name))
     return Gradebook(
         folder=str(root), seed=seed, timeout=timeout, exercises=names, learners=reports
     )
 
 
-def _missing(name: str, example: ExerciseResult | None) -> ExerciseResult:
-    """A learner's result for an exercise others submitted: its checks, not started."""
+def _missing(
+    name: str, example: ExerciseResult | None, refused: str | None = None
+) -> ExerciseResult:
+    """A learner's result for an exercise others submitted: its checks, not started (or
+    not graded, with the reason, for a learner folder that was ``refused``)."""
+    status, feedback = (Status.NOT_GRADED, refused) if refused else (Status.NOT_STARTED, MISSING)
     checks = [
-        CheckResult(c.id, c.name, Status.NOT_STARTED, 0.0, c.max_points, MISSING, c.functions)
+        CheckResult(c.id, c.name, status, 0.0, c.max_points, feedback, c.functions, c.stretch)
         for c in (example.checks if example else [])
     ]
-    return ExerciseResult(
-        exercise=name, path=None, checks=checks, error=f"no file {name}.py in this learner's folder"
-    )
+    error = refused or f"no file {name}.py in this learner's folder"
+    return ExerciseResult(exercise=name, path=None, checks=checks, error=error)
+
+
+def _planned(entry: ExerciseResult | None, example: ExerciseResult | None):
+    """``entry``, with the exercise's checks at 0 (not graded, its error as their feedback)
+    when it has none: a file refused before it could run still counts its points."""
+    if entry is None or entry.checks or example is None or not entry.error:
+        return entry
+    feedback = f"not graded: {entry.error}"
+    entry.checks = [
+        CheckResult(
+            c.id, c.name, Status.NOT_GRADED, 0.0, c.max_points, feedback, c.functions, c.stretch
+        )
+        for c in example.checks
+    ]
+    return entry
 
 
 def class_summary(book: Gradebook) -> dict:
@@ -616,11 +725,15 @@ def _main(argv: Sequence[str] | None) -> int:
         "memory_gb": args.memory,
         "seed": args.seed,
     }
+    untrusted = bool(args.exercises or args.gradescope)  # Gradescope: a stranger's code
+    note = isolation_note(untrusted)
+    if note:
+        print(note, file=sys.stderr)
     try:
         if args.exercises:
             report = grade_submission(paths[0], exercises=args.exercises, **options)
         else:
-            report = grade_paths(paths, **options)
+            report = grade_paths(paths, isolate=untrusted, **options)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     seconds = time.monotonic() - start
@@ -744,6 +857,9 @@ def _main_class(args) -> int:
             f"{summary_json} is where the class summary goes; give the gradebook another "
             "name with --json"
         )
+    note = isolation_note()
+    if note:
+        print(note, file=sys.stderr)
     try:
         book = grade_class(
             args.class_dir,

@@ -8,6 +8,7 @@ backbone weights that torchvision downloads on first use; offline it raises ``LP
 from __future__ import annotations
 
 import importlib.util
+import math
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +22,7 @@ __all__ = [
     "LPIPSUnavailable",
     "active_units",
     "auroc",
+    "bits_per_dim",
     "checkerboard_energy",
     "linear_probe",
     "lpips",
@@ -361,3 +363,12 @@ def roc_curve(scores, labels) -> tuple[torch.Tensor, torch.Tensor]:
     tpr = torch.cat([zero, tps[last_of_tie] / tps[-1]])
     fpr = torch.cat([zero, fps[last_of_tie] / fps[-1]])
     return fpr, tpr
+
+
+def bits_per_dim(nll: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A negative log-likelihood per image in nats, (B,), as bits per pixel value, (B,).
+
+    Divides by the number of values in one image of ``x`` (C * H * W) and by ln 2: the
+    unit in which likelihood models compare across image sizes.
+    """
+    return nll / (x[0].numel() * math.log(2.0))

@@ -19,7 +19,13 @@ from torch import nn
 from vaelab.checks import check_images
 from vaelab.losses import log_normal, log_standard_normal
 
-__all__ = ["MixtureOfGaussians", "StandardNormal", "VampPrior", "log_mixture_density"]
+__all__ = [
+    "MixtureOfGaussians",
+    "StandardNormal",
+    "VampPrior",
+    "log_mixture_density",
+    "mixture_responsibilities",
+]
 
 Encode = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -216,3 +222,15 @@ class VampPrior(nn.Module):
         means, logvars = self.components()
         equal = torch.zeros(self.num_pseudo_inputs, device=means.device)
         return _sample_mixture(num_samples, means, logvars, equal, generator)
+
+
+def mixture_responsibilities(
+    z: torch.Tensor, means: torch.Tensor, logvars: torch.Tensor, logits: torch.Tensor
+) -> torch.Tensor:
+    """p(k | z) for a mixture-of-Gaussians prior: which component each code comes from.
+
+    pi_k N(z; means_k, exp(logvars_k)) normalised over the K components, computed in log
+    space (a softmax over k), so far-away codes give no 0 / 0. (B, D) codes -> (B, K).
+    """
+    log_joint = torch.log_softmax(logits, dim=0) + log_normal(z.unsqueeze(-2), means, logvars)
+    return torch.softmax(log_joint, dim=-1)

@@ -6,9 +6,17 @@ Each schedule is a plain function of the step (0-based). ``linear_warmup`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-__all__ = ["constant", "cyclical", "cyclical_kl_weight", "linear_kl_weight", "linear_warmup"]
+__all__ = [
+    "constant",
+    "cyclical",
+    "cyclical_kl_weight",
+    "linear_kl_weight",
+    "linear_warmup",
+    "logistic_kl_weight",
+]
 
 
 def linear_kl_weight(step: int, warmup_steps: int) -> float:
@@ -55,3 +63,16 @@ def linear_warmup(warmup_steps: int, *, beta: float = 1.0) -> Callable[[int], fl
 def cyclical(period: int, *, ratio: float = 0.5, beta: float = 1.0) -> Callable[[int], float]:
     """beta * ``cyclical_kl_weight(step, period, ratio)``."""
     return lambda step: beta * cyclical_kl_weight(step, period, ratio)
+
+
+def logistic_kl_weight(step: int, midpoint: float, steepness: float) -> float:
+    """A KL weight that rises along a logistic curve: 1 / (1 + exp(-steepness * (step -
+    midpoint))), 1/2 at the midpoint, in (0, 1) at every step (Bowman et al., 2016).
+
+    Written so that no exponential overflows far from the midpoint.
+    """
+    u = steepness * (step - midpoint)
+    if u >= 0:
+        return 1.0 / (1.0 + math.exp(-u))
+    e = math.exp(u)
+    return e / (1.0 + e)

@@ -1210,6 +1210,202 @@ MUTANTS = [
         "returns shape (B, D), expected (B,): sum each Gaussian's log-density over the D "
         "dimensions",
     ),
+    # ---- issue 22: two bugs that scored full marks, five mistakes with misleading feedback
+    (
+        "ex02",
+        "logvar-head-detached",
+        "def encode(model, x):\n"
+        "    h = model.encoder(x)\n"
+        "    return model.to_mu(h), model.to_logvar(h.detach())\n",
+        "no gradient reaches model.encoder through logvar",
+    ),
+    (
+        "ex03",
+        "noise-float32-for-float64-mu",
+        "def reparameterize(mu, logvar, eps=None):\n"
+        "    if eps is None:\n"
+        "        eps = torch.randn(mu.shape)\n"
+        "    return mu + torch.exp(0.5 * logvar) * eps\n",
+        "the noise is drawn in float32 for float64 mu",
+    ),
+    (
+        "ex04",
+        "elbo-uses-kl-per-dimension",
+        "def kl_divergence(mu, logvar):\n"
+        "    return -0.5 * (1 + logvar - mu**2 - logvar.exp())\n\n\n"
+        "def negative_elbo(x, x_logits, mu, logvar, beta=1.0):\n"
+        "    bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none')\n"
+        "    return bce.flatten(1).sum(1) + beta * kl_divergence(mu, logvar)\n",
+        "`negative_elbo` uses your `kl_divergence`, which fails its own check: fix that first",
+    ),
+    (
+        "ex06",
+        "linear-divides-by-zero",
+        "def linear_kl_weight(step, warmup_steps):\n    return min(1.0, step / warmup_steps)\n",
+        "Handle warmup_steps == 0 before dividing by it",
+    ),
+    (
+        "ex06",
+        "linear-zero-warmup-in-torch",
+        "def linear_kl_weight(step, warmup_steps):\n"
+        "    return float(torch.tensor(step / max(warmup_steps, 1e-300)).clamp(max=1.0))"
+        " if warmup_steps else float(torch.tensor(float(step)) / 0.0)\n",
+        "Handle warmup_steps == 0 before dividing by it",
+    ),
+    (
+        "ex07",
+        "lme-global-max",
+        "def log_mean_exp(log_w, dim=0):\n"
+        "    top = log_w.max()\n"
+        "    return top + torch.log(torch.exp(log_w - top).mean(dim=dim))\n",
+        "subtracts one maximum, taken over the whole tensor",
+    ),
+    (
+        "ex08",
+        "anomaly-elbo-not-negative",
+        "def anomaly_score(model, x, beta=1.0):\n"
+        "    with torch.no_grad():\n"
+        "        mu, logvar = model.encode(x)\n"
+        "        x_logits = model.decode(mu)\n"
+        "        recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1)\n"
+        "        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)\n"
+        "        return -(recon + beta * kl)\n",
+        "this is the ELBO itself, not its negative",
+    ),
+    # ---- issue 22: the stretch functions' known mistakes
+    (
+        "ex01",
+        "gauss-no-log-variance",
+        "def gaussian_reconstruction_loss(x_mean, x_logvar, x):\n"
+        "    per_pixel = 0.5 * (math.log(2 * math.pi) + (x - x_mean) ** 2 * torch.exp(-x_logvar))\n"
+        "    return per_pixel.flatten(1).sum(1)\n",
+        "the log-variance term is missing",
+    ),
+    (
+        "ex01",
+        "gauss-no-constant",
+        "def gaussian_reconstruction_loss(x_mean, x_logvar, x):\n"
+        "    per_pixel = 0.5 * (x_logvar + (x - x_mean) ** 2 * torch.exp(-x_logvar))\n"
+        "    return per_pixel.flatten(1).sum(1)\n",
+        "the constant of the Gaussian density is missing",
+    ),
+    (
+        "ex02",
+        "entropy-no-2pi",
+        "def gaussian_entropy(logvar):\n    return 0.5 * (1 + logvar).sum(dim=-1)\n",
+        "the log(2 pi) of each dimension is missing",
+    ),
+    (
+        "ex03",
+        "density-negative",
+        "def log_posterior_density(z, mu, logvar):\n"
+        "    return 0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)\n",
+        "the sign is flipped",
+    ),
+    (
+        "ex03",
+        "density-divides-by-std",
+        "def log_posterior_density(z, mu, logvar):\n"
+        "    std = torch.exp(0.5 * logvar)\n"
+        "    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / std).sum(-1)\n",
+        "the squared distance is divided by the standard deviation",
+    ),
+    (
+        "ex04",
+        "kl2-reversed",
+        "def kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p):\n"
+        "    ratio = torch.exp(logvar_p - logvar_q)\n"
+        "    spread = (mu_q - mu_p) ** 2 * torch.exp(-logvar_q)\n"
+        "    return 0.5 * (ratio + spread - 1 - logvar_p + logvar_q).sum(dim=-1)\n",
+        "this is KL(p || q), the other direction",
+    ),
+    (
+        "ex04",
+        "kl2-means-not-scaled",
+        "def kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p):\n"
+        "    ratio = torch.exp(logvar_q - logvar_p)\n"
+        "    return 0.5 * (ratio + (mu_q - mu_p) ** 2 - 1 - logvar_q + logvar_p).sum(dim=-1)\n",
+        "not measured in the prior's variance",
+    ),
+    (
+        "ex05",
+        "rate-in-nats",
+        "def rate_in_bits(mu, logvar):\n"
+        "    return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(dim=-1)\n",
+        "this is the rate in nats",
+    ),
+    (
+        "ex06",
+        "logistic-overflows",
+        "def logistic_kl_weight(step, midpoint, steepness):\n"
+        "    return 1 / (1 + math.exp(-steepness * (step - midpoint)))\n",
+        "the exponential only ever sees a number <= 0",
+    ),
+    (
+        "ex06",
+        "logistic-falls",
+        "def logistic_kl_weight(step, midpoint, steepness):\n"
+        "    u = -steepness * (step - midpoint)\n"
+        "    return 1 / (1 + math.exp(-u)) if u >= 0 else math.exp(u) / (1 + math.exp(u))\n",
+        "the weight falls instead of rising",
+    ),
+    (
+        "ex07",
+        "bpd-nats",
+        "def bits_per_dim(nll, x):\n    return nll / x[0].numel()\n",
+        "this is nats per dimension",
+    ),
+    (
+        "ex07",
+        "bpd-no-channels",
+        "def bits_per_dim(nll, x):\n    return nll / (x.shape[-1] * x.shape[-2] * math.log(2))\n",
+        "the channels are left out of the count",
+    ),
+    (
+        "ex08",
+        "fpr-greater-equal",
+        "def threshold_at_fpr(normal_scores, fpr):\n"
+        "    for t in normal_scores.sort().values:\n"
+        "        if (normal_scores >= t).double().mean() <= fpr + 1e-9:\n"
+        "            return t\n"
+        "    return normal_scores.max()\n",
+        "flags scores strictly above it",
+    ),
+    (
+        "ex08",
+        "fpr-quantile",
+        "def threshold_at_fpr(normal_scores, fpr):\n"
+        "    return torch.quantile(normal_scores, 1 - fpr)\n",
+        "the threshold is interpolated between two scores",
+    ),
+    (
+        "ex09",
+        "entropy-bits",
+        "def label_entropy(labels):\n"
+        "    _, counts = torch.unique(labels, return_counts=True)\n"
+        "    p = counts.double() / len(labels)\n"
+        "    return -(p * p.log2()).sum()\n",
+        "this is in bits",
+    ),
+    (
+        "ex10",
+        "resp-no-weights",
+        "def mixture_responsibilities(z, means, logvars, logits):\n"
+        "    diff = z[:, None, :] - means\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)\n"
+        "    return torch.softmax(log_n, dim=1)\n",
+        "the mixing weights are ignored",
+    ),
+    (
+        "ex10",
+        "resp-not-in-log-space",
+        "def mixture_responsibilities(z, means, logvars, logits):\n"
+        "    diff = z[:, None, :] - means\n"
+        "    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)\n"
+        "    w = torch.softmax(logits, dim=0) * log_n.exp()\n"
+        "    return w / w.sum(dim=1, keepdim=True)\n",
+        "the densities are normalised outside log space",
+    ),
 ]
 
 
@@ -1295,7 +1491,7 @@ SCORES = {
     "kl-squeeze": 7.5,
     "kl-float32": 7.5,
     "kl-float32-accumulator": 7.5,
-    "elbo-uses-wrong-kl": 0,
+    "elbo-uses-wrong-kl": 5,  # issue 22: negative_elbo graded with vaelab's KL in its place
     "elbo-uses-wrong-kl-and-means-pixels": 0,
     "interpolate-float32-t": 6,
     "slerp-no-special-case": 9,
@@ -1332,7 +1528,7 @@ SCORES = {
     "mig-divides-by-best": 5.5,
     "mig-per-factor": 5.5,
     "z-squeezed": 6,
-    "elbo-uses-kl-summed-over-batch": 0,
+    "elbo-uses-kl-summed-over-batch": 5,
     "interpolate-float32-arange": 6,
     "interpolate-t-widened-late": 6,
     "mi-one-hot": 8.5,
@@ -1352,6 +1548,64 @@ SCORES = {
     "missing-log-2pi": 5,
     "average-of-log-densities": 5.5,
     "no-sum-over-dimensions": 5,
+    # issue 22
+    "logvar-head-detached": 9,
+    "noise-float32-for-float64-mu": 9,
+    "elbo-uses-kl-per-dimension": 5,
+    "linear-divides-by-zero": 8,
+    "linear-zero-warmup-in-torch": 8,
+    "lme-global-max": 8,
+    "anomaly-elbo-not-negative": 7,
+    # issue 22: the stretch functions' mistakes keep the exercise's own 10 points
+    "gauss-no-log-variance": 10,
+    "gauss-no-constant": 10,
+    "entropy-no-2pi": 10,
+    "density-negative": 10,
+    "density-divides-by-std": 10,
+    "kl2-reversed": 10,
+    "kl2-means-not-scaled": 10,
+    "rate-in-nats": 10,
+    "logistic-overflows": 10,
+    "logistic-falls": 10,
+    "bpd-nats": 10,
+    "bpd-no-channels": 10,
+    "fpr-greater-equal": 10,
+    "fpr-quantile": 10,
+    "entropy-bits": 10,
+    "resp-no-weights": 10,
+    "resp-not-in-log-space": 10,
+}
+
+# The stretch points (of 2) each stretch mistake keeps; every other mutant keeps them all.
+STRETCH_SCORES = {
+    "gauss-no-log-variance": 0,
+    "gauss-no-constant": 0,
+    "entropy-no-2pi": 0,
+    "density-negative": 0,
+    "density-divides-by-std": 0,
+    "kl2-reversed": 0,
+    "kl2-means-not-scaled": 0,
+    "rate-in-nats": 0,
+    "logistic-overflows": 0,
+    "logistic-falls": 0,
+    "bpd-nats": 0,
+    "bpd-no-channels": 0,
+    "fpr-greater-equal": 0,
+    "fpr-quantile": 0,
+    "entropy-bits": 0,
+    "resp-no-weights": 0,
+    "resp-not-in-log-space": 0,
+}
+
+# Issue 22: mistakes whose feedback misled (or that scored full marks); each failing check
+# says what the mistake is (or "first make ... right"), never the misleading text.
+MISLEADING = {
+    "au-wrong-dim": "the standard deviation",
+    "linear-divides-by-zero": "x / 0",
+    "linear-zero-warmup-in-torch": "x / 0",
+    "elbo-uses-kl-per-dimension": "size typed in",
+    "lme-global-max": "Subtract the maximum before exp",
+    "anomaly-elbo-not-negative": "is not right",
 }
 
 
@@ -1381,11 +1635,6 @@ NEW_CHECKS = {
         "kl-squeeze",
         "kl-float32",
         "kl-float32-accumulator",
-    ),
-    ("ex04", "negative_elbo: BCE summed over pixels + KL, per example"): (
-        "elbo-uses-wrong-kl",
-        "elbo-uses-wrong-kl-and-means-pixels",
-        "elbo-uses-kl-summed-over-batch",
     ),
     ("ex05", "interpolate, linear: evenly spaced, both ends included"): (
         "interpolate-float32-t",

@@ -26,6 +26,11 @@ def decode(model, z):
 def reconstruction_loss(x_logits, x):
     per_pixel = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
     return per_pixel.flatten(1).sum(1)
+
+
+def gaussian_reconstruction_loss(x_mean, x_logvar, x):
+    per_pixel = 0.5 * (math.log(2 * math.pi) + x_logvar + (x - x_mean) ** 2 * torch.exp(-x_logvar))
+    return per_pixel.flatten(1).sum(1)
 """,
     "ex02": """
 def encode(model, x):
@@ -39,12 +44,21 @@ def std_from_logvar(logvar):
 
 def logvar_from_std(std):
     return 2 * torch.log(std)
+
+
+def gaussian_entropy(logvar):
+    return 0.5 * (1 + math.log(2 * math.pi) + logvar).sum(dim=-1)
 """,
     "ex03": """
 def reparameterize(mu, logvar, eps=None):
     if eps is None:
         eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+def log_posterior_density(z, mu, logvar):
+    terms = math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar)
+    return -0.5 * terms.sum(dim=-1)
 """,
     "ex04": """
 def kl_divergence(mu, logvar):
@@ -55,6 +69,12 @@ def negative_elbo(x, x_logits, mu, logvar, beta=1.0):
     recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").flatten(1).sum(1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
     return recon + beta * kl
+
+
+def kl_between_gaussians(mu_q, logvar_q, mu_p, logvar_p):
+    ratio = torch.exp(logvar_q - logvar_p)
+    spread = (mu_q - mu_p) ** 2 * torch.exp(-logvar_p)
+    return 0.5 * (ratio + spread - 1 - logvar_q + logvar_p).sum(dim=-1)
 """,
     "ex05": """
 def interpolate(z0, z1, num_steps=10, method="linear"):
@@ -77,6 +97,11 @@ def sample(model, num_samples, generator=None):
             num_samples, model.latent_dim, generator=generator, dtype=weight.dtype
         ).to(weight.device)
         return torch.sigmoid(model.decode(z))
+
+
+def rate_in_bits(mu, logvar):
+    kl_nats = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(dim=-1)
+    return kl_nats / math.log(2)
 """,
     "ex06": """
 def active_units(mu, threshold=0.01):
@@ -96,6 +121,13 @@ def linear_kl_weight(step, warmup_steps):
 def cyclical_kl_weight(step, period, ratio=0.5):
     position = (step % period) / period
     return min(1.0, position / ratio)
+
+
+def logistic_kl_weight(step, midpoint, steepness):
+    u = steepness * (step - midpoint)
+    if u >= 0:
+        return 1 / (1 + math.exp(-u))
+    return math.exp(u) / (1 + math.exp(u))
 """,
     "ex07": """
 def psnr(x, x_hat, max_val=1.0):
@@ -105,6 +137,10 @@ def psnr(x, x_hat, max_val=1.0):
 
 def log_mean_exp(log_w, dim=0):
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
+
+
+def bits_per_dim(nll, x):
+    return nll / (x[0].numel() * math.log(2))
 """,
     "ex08": """
 def reconstruction_score(model, x):
@@ -127,6 +163,15 @@ def anomaly_score(model, x, beta=1.0):
         recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").flatten(1).sum(1)
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
         return recon + beta * kl
+
+
+def threshold_at_fpr(normal_scores, fpr):
+    ordered = normal_scores.sort().values
+    n = len(ordered)
+    for t in ordered:
+        if (normal_scores > t).sum() <= fpr * n + 1e-9:
+            return t
+    return ordered[-1]
 """,
     "ex09": """
 def mutual_information(a, b):
@@ -147,6 +192,12 @@ def mutual_information(a, b):
 def mutual_information_gap(mi, entropy):
     top = mi.sort(dim=0, descending=True).values
     return ((top[0] - top[1]) / entropy).mean()
+
+
+def label_entropy(labels):
+    _, counts = torch.unique(labels, return_counts=True)
+    p = counts.double() / len(labels)
+    return -(p * p.log()).sum()
 """,
     "ex10": """
 def causal_mask(kernel_size, mask_type):
@@ -167,6 +218,12 @@ def log_mixture_prior(z, means, logvars, logits):
     diff = z[:, None, :] - means  # (B, K, D)
     log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)
     return torch.logsumexp(torch.log_softmax(logits, dim=0) + log_n, dim=1)
+
+
+def mixture_responsibilities(z, means, logvars, logits):
+    diff = z[:, None, :] - means
+    log_n = -0.5 * (math.log(2 * math.pi) + logvars + diff**2 / logvars.exp()).sum(-1)
+    return torch.softmax(torch.log_softmax(logits, dim=0) + log_n, dim=1)
 """,
 }
 

@@ -56,6 +56,11 @@ class CheckResult:
     - ``max_points``: what the check is worth.
     - ``feedback``: what the learner reads ("ok" for most passed checks).
     - ``functions``: the learner functions the check grades (``("kl_divergence",)``).
+    - ``stretch``: whether the check grades the exercise's stretch function (beyond the
+      lesson; its points are counted apart: ``ExerciseResult.stretch_points``).
+    - ``stand_in``: learner functions that vaelab's reference stood in for while this check
+      ran, because they fail their own checks (negative_elbo graded with vaelab's KL): the
+      check's function passes on its own, but it is used only once these pass too.
     """
 
     id: str
@@ -65,6 +70,8 @@ class CheckResult:
     max_points: float
     feedback: str
     functions: tuple[str, ...] = ()
+    stretch: bool = False
+    stand_in: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -81,6 +88,7 @@ class CheckResult:
             max_points=check.points,
             feedback=feedback,
             functions=tuple(check.functions),
+            stretch=bool(getattr(check, "stretch", False)),
         )
 
     def to_json(self) -> dict:
@@ -93,6 +101,8 @@ class CheckResult:
             "passed": self.passed,
             "feedback": self.feedback,
             "functions": list(self.functions),
+            "stretch": self.stretch,
+            "stand_in": list(self.stand_in),
         }
 
     @classmethod
@@ -109,6 +119,8 @@ class CheckResult:
             max_points=float(data.get("max_points", 0.0)),
             feedback=str(data.get("feedback", "")),
             functions=tuple(data.get("functions") or ()),
+            stretch=bool(data.get("stretch", False)),
+            stand_in=tuple(data.get("stand_in") or ()),
         )
 
 
@@ -143,11 +155,21 @@ class ExerciseResult:
 
     @property
     def points(self) -> float:
-        return _total(c.points for c in self.checks)
+        """The points of the exercise's own checks (its stretch is counted apart)."""
+        return _total(c.points for c in self.checks if not c.stretch)
 
     @property
     def max_points(self) -> float:
-        return _total(c.max_points for c in self.checks)
+        return _total(c.max_points for c in self.checks if not c.stretch)
+
+    @property
+    def stretch_points(self) -> float:
+        """The points of the stretch function's checks, beyond the exercise's own."""
+        return _total(c.points for c in self.checks if c.stretch)
+
+    @property
+    def stretch_max_points(self) -> float:
+        return _total(c.max_points for c in self.checks if c.stretch)
 
     @property
     def untouched(self) -> bool:
@@ -180,6 +202,8 @@ class ExerciseResult:
             "path": self.path,
             "points": self.points,
             "max_points": self.max_points,
+            "stretch_points": self.stretch_points,
+            "stretch_max_points": self.stretch_max_points,
             "status": self.status.value,
             "error": self.error,
             "checks": [c.to_json() for c in self.checks],
@@ -228,6 +252,14 @@ class Report:
     def max_points(self) -> float:
         return _total(e.max_points for e in self.exercises)
 
+    @property
+    def stretch_points(self) -> float:
+        return _total(e.stretch_points for e in self.exercises)
+
+    @property
+    def stretch_max_points(self) -> float:
+        return _total(e.stretch_max_points for e in self.exercises)
+
     def __repr__(self) -> str:
         names = ", ".join(e.exercise for e in self.exercises)
         return f"<grade report {names}: {self.points:g} / {self.max_points:g} points>"
@@ -242,6 +274,8 @@ class Report:
         data.update(
             points=self.points,
             max_points=self.max_points,
+            stretch_points=self.stretch_points,
+            stretch_max_points=self.stretch_max_points,
             exercises=[e.to_json() for e in self.exercises],
             seed=self.seed,
             timeout=self.timeout,
@@ -291,6 +325,8 @@ class Gradebook:
                     "learner": r.learner,
                     "points": r.points,
                     "max_points": r.max_points,
+                    "stretch_points": r.stretch_points,
+                    "stretch_max_points": r.stretch_max_points,
                     "exercises": [e.to_json() for e in r.exercises],
                 }
                 for r in self.learners

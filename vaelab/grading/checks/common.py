@@ -37,19 +37,19 @@ def bce_mistakes(x_logits: torch.Tensor, x: torch.Tensor, *, extra=None) -> list
             "the reconstruction term is one number averaged over all pixels and the whole "
             "batch: F.binary_cross_entropy_with_logits(x_logits, x) takes the mean over every "
             "element by default (reduction='mean'). Use reduction='none' and sum over each "
-            "image's pixels, .flatten(1).sum(1), for one value per image.",
+            "image's own pixels (every dimension but the batch), for one value per image.",
             lambda: add(F.binary_cross_entropy_with_logits(x_logits, x)),
         ),
         (
             "the reconstruction term is one number summed over all pixels and the whole batch "
-            "(reduction='sum'): use reduction='none' and sum over each image's pixels only, "
-            ".flatten(1).sum(1), for one value per image.",
+            "(reduction='sum'): use reduction='none' and sum over each image's pixels only "
+            "(every dimension but the batch), for one value per image.",
             lambda: add(F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum")),
         ),
         (
             "the reconstruction term is averaged over pixels: sum it over the pixels of each "
-            "image instead (it is the log-likelihood of the whole image), e.g. "
-            "F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1).",
+            "image instead (it is the log-likelihood of the whole image): no reduction in the "
+            "BCE, then a sum over every dimension but the batch.",
             add(recon / pixels),
         ),
         (
@@ -121,3 +121,59 @@ UNSTABLE_BCE = (
     "at 100). Compute the BCE from the logits with F.binary_cross_entropy_with_logits, which "
     "is stable."
 )
+
+
+# ---------------------------------------------------------------- stretch functions
+
+
+def stretch_values(
+    checks,
+    function: str,
+    name: str,
+    hints,
+    *,
+    cases,
+    reference,
+    mistakes,
+    what: str,
+    case_words,
+    hint: str = "",
+    points: float = 2.0,
+):
+    """Register the values check of an exercise's stretch function (``stretch=True``): the
+    learner's ``function`` on each of ``cases(draw)`` ((args, kwargs) pairs) against
+    ``reference(*args, **kwargs)``, naming ``mistakes(*args, **kwargs)`` ((feedback, wrong
+    result) pairs, as ``expect_close``'s variants) and otherwise saying where the result
+    differs. A reference that returns a plain number is compared as a float64 number."""
+    from vaelab.grading.checks.toolkit import as_number, expect_close, learner_function
+
+    def as_tensor_or_number(value):
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.tensor(float(value), dtype=F64)
+
+    @checks.add(f"{function}.values", name, points, hints, stretch=True)
+    def _values(learner, draw: Draw):
+        fn = learner_function(learner, function)
+        calls = cases(draw)
+        outcomes = fn.many(calls)
+        for (args, kwargs), outcome in zip(calls, outcomes, strict=True):
+            want = reference(*args, **kwargs)
+            got = outcome.value
+            if not isinstance(want, torch.Tensor):
+                want = torch.tensor(float(want), dtype=F64)
+                got = torch.tensor(as_number(got, what), dtype=F64)
+            variants = [
+                (message, (lambda v=v: as_tensor_or_number(v() if callable(v) else v)))
+                for message, v in mistakes(*args, **kwargs)
+            ]
+            expect_close(
+                got,
+                want,
+                what=what,
+                case=case_words(*args, **kwargs),
+                variants=variants,
+                hint=hint,
+            )
+
+    return _values

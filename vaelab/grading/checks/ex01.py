@@ -6,6 +6,8 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -16,8 +18,12 @@ from vaelab.grading.checks.common import (
     bce_mistakes,
     extreme_logits,
     image_cases,
+    stretch_values,
 )
+from vaelab.grading.checks.common import batch_mistakes as _batch
 from vaelab.grading.checks.toolkit import (
+    F32,
+    F64,
     PREVIOUS_OUTPUT,
     Checklist,
     Draw,
@@ -26,6 +32,7 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_tensor,
     close,
+    dtype_name,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -42,6 +49,7 @@ PROTECTED = (
     "models._Base.decode",
     "losses.bernoulli_nll",
     "losses.reconstruction_nll",
+    "losses.gaussian_nll",
 )
 
 checks = Checklist("ex01")
@@ -93,7 +101,7 @@ def _encode(learner: Learner, draw: Draw):
                     features,
                 ),
             ],
-            hint="z = model.to_z(model.encoder(x)).",
+            hint="the code is the encoder's features passed through the head that makes z.",
         )
 
 
@@ -132,7 +140,7 @@ def _decode(learner: Learner, draw: Draw):
                     want.flatten(1),
                 ),
             ],
-            hint="x_logits = model.decoder(z).",
+            hint="the decoder maps a code straight to logits: nothing before or after it.",
         )
 
 
@@ -186,7 +194,7 @@ def _loss_variants(x_logits, x) -> list:
         *batch_mistakes(want, "image"),
         (
             "reconstruction_loss returns one value per pixel: sum them over each "
-            "image's pixels, e.g. .flatten(1).sum(1).",
+            "image's pixels, every dimension but the first (the batch).",
             per_pixel,
         ),
         (
@@ -219,8 +227,8 @@ def _loss(learner: Learner, draw: Draw):
             what="reconstruction_loss",
             case=shape_words(x_logits=x_logits, x=x),
             variants=_loss_variants(x_logits, x),
-            hint="Use F.binary_cross_entropy_with_logits(x_logits, x, reduction='none') and "
-            "sum over all but the batch dimension.",
+            hint="The Bernoulli loss is the BCE computed from the logits, pixel by pixel (no "
+            "reduction), then summed over all but the batch dimension.",
         )
 
 
@@ -309,3 +317,71 @@ def _loss_grad(learner: Learner, draw: Draw):
     )
     result = loss.run(Leaf(x_logits, "x_logits"), x, backward=[weights])
     expect_gradients(result, want_grads, what="the loss")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _gauss_cases(draw):
+    cases = []
+    for shape, dtype in [((4, 1, 6, 6), F32), ((1, 1, 3, 3), F32), ((2, 3, 4, 5), F64)]:
+        x_mean = draw.rand(*shape, dtype=dtype)
+        x_logvar = draw.randn(*shape, scale=1.5, dtype=dtype) - 2
+        x = draw.rand(*shape, dtype=dtype)
+        cases.append(((x_mean, x_logvar, x), {}))
+    return cases
+
+
+def _gauss_mistakes(x_mean, x_logvar, x):
+    ref = losses.gaussian_nll(x_mean, x, logvar=x_logvar, reduction="none")
+    pixels = x[0].numel()
+    log_2pi = math.log(2 * math.pi)
+    return [
+        (
+            "the constant of the Gaussian density is missing: every pixel adds 1/2 log(2 pi). "
+            "It does not change the gradient, but without it the loss is no negative "
+            "log-likelihood, and losses of different models no longer compare.",
+            ref - 0.5 * log_2pi * pixels,
+        ),
+        (
+            "the log-variance term is missing: without it a larger variance only ever lowers "
+            "the loss, so a learned variance would grow without end. Each pixel pays 1/2 "
+            "log sigma^2 for its uncertainty.",
+            lambda: ref - 0.5 * x_logvar.flatten(1).sum(1),
+        ),
+        (
+            "the squared error is divided by the standard deviation: the Gaussian density "
+            "divides it by the variance, sigma^2 = exp(logvar).",
+            lambda: (
+                ref
+                + 0.5
+                * ((x - x_mean).pow(2) * (torch.exp(-0.5 * x_logvar) - torch.exp(-x_logvar)))
+                .flatten(1)
+                .sum(1)
+            ),
+        ),
+        ("the 1/2 in front is missing: the loss is twice as large.", 2 * ref),
+        ("the loss is averaged over pixels: sum over each image's pixels.", ref / pixels),
+        *_batch(ref, "image"),
+    ]
+
+
+stretch_values(
+    checks,
+    "gaussian_reconstruction_loss",
+    "gaussian_reconstruction_loss: -log N(x; x_mean, exp(x_logvar)), one value per image",
+    (
+        "Lesson 01 scores pixels with a Bernoulli; here each pixel is a Gaussian whose "
+        "variance the decoder predicts too. Write down -log N(x; m, sigma^2) for one number.",
+        "It has three parts per pixel: a constant, a term in log sigma^2, and the squared "
+        "error scaled by the variance, all times 1/2.",
+        "Keep everything in logvar (no sigma^2 that can overflow), then sum the pixels of "
+        "each image, every dimension but the batch.",
+    ),
+    cases=_gauss_cases,
+    reference=lambda m, lv, x: losses.gaussian_nll(m, x, logvar=lv, reduction="none"),
+    mistakes=_gauss_mistakes,
+    what="gaussian_reconstruction_loss",
+    case_words=lambda m, lv, x: f"for images of shape {tuple(x.shape)} ({dtype_name(x.dtype)})",
+)

@@ -7,11 +7,13 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from vaelab import models
-from vaelab.grading.checks.common import reference_std
+from vaelab import losses, models
+from vaelab.grading.checks.common import reference_std, stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -22,6 +24,7 @@ from vaelab.grading.checks.toolkit import (
     as_tensor,
     close,
     describe,
+    dtype_name,
     expect_close,
     learner_function,
     matching_variant,
@@ -31,7 +34,11 @@ from vaelab.grading.checks.toolkit import (
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
-PROTECTED = ("models._VAE.encode", "losses.reparameterize")
+PROTECTED = (
+    "models._VAE.encode",
+    "losses.reparameterize",
+    "losses.gaussian_entropy",
+)
 
 checks = Checklist("ex02")
 check = checks.add
@@ -95,7 +102,7 @@ def _mu(learner: Learner, draw: Draw):
             ("mu and logvar are swapped: mu comes from model.to_mu.", want_logvar),
             ("mu is the hidden features; apply model.to_mu to them.", model.encoder(x).detach()),
         ],
-        hint="mu = model.to_mu(model.encoder(x)).",
+        hint="mu is the mean head applied to the encoder's features.",
     )
 
 
@@ -146,7 +153,7 @@ def _logvar(learner: Learner, draw: Draw):
                 F.softplus(want),
             ),
         ],
-        hint="logvar = model.to_logvar(model.encoder(x)).",
+        hint="logvar is the log-variance head applied to the encoder's features, as it is.",
     )
 
 
@@ -220,7 +227,8 @@ def _std_extreme(learner: Learner, draw: Draw):
     if not close(got, reference_std(logvar)):
         raise Mistake(
             "std_from_logvar is inf or wrong for large logvar (like 100): exp(logvar) overflows "
-            "float32 before a square root can bring it back; compute exp(0.5 * logvar) directly."
+            "float32 before a square root can bring it back; halve the log-variance first and "
+            "take one exponential."
         )
 
 
@@ -306,3 +314,67 @@ def _gradients(learner: Learner, draw: Draw):
             raise Mistake(
                 f"no gradient reaches model.{part}: mu and logvar must both come from it."
             )
+    # each head on its own: the encoder's body must learn from the log-variance too, not
+    # only from mu (features detached on their way into one head pass the check above)
+    for head, weights in (("logvar", [None, "ones"]), ("mu", ["ones", None])):
+        alone = learner_function(learner, "encode").run(model, x, backward=weights)
+        if not reached(alone, "encoder"):
+            raise Mistake(
+                f"no gradient reaches model.encoder through {head}: the features that go into "
+                f"the {head} head are cut off from the graph (a .detach() or torch.no_grad() "
+                "on them), so training would never teach the encoder what its "
+                f"{'log-variance' if head == 'logvar' else 'mean'} needs. Give both heads the "
+                "encoder's features as they are."
+            )
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _entropy_mistakes(logvar):
+    ref = losses.gaussian_entropy(logvar)
+    d = logvar.shape[-1]
+    return [
+        (
+            "the log(2 pi) of each dimension is missing: the entropy of N(mu, sigma^2) is "
+            "1/2 log(2 pi e sigma^2).",
+            ref - 0.5 * math.log(2 * math.pi) * d,
+        ),
+        (
+            "the 1 (the e inside the log) is missing: each dimension adds 1/2 (1 + log 2 pi + "
+            "log sigma^2).",
+            ref - 0.5 * d,
+        ),
+        ("the 1/2 is missing: the entropy is twice as large.", 2 * ref),
+        (
+            "log sigma is used where the entropy has log sigma^2 (half of logvar).",
+            lambda: ref - 0.25 * logvar.sum(-1),
+        ),
+        (
+            "the entropy is given per latent dimension, (B, D): add up the dimensions, one "
+            "value per example (the dimensions are independent).",
+            lambda: 0.5 * (1 + math.log(2 * math.pi) + logvar),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "gaussian_entropy",
+    "gaussian_entropy: the posterior's entropy in nats, one value per example",
+    (
+        "Lesson 02's encoder gives a Gaussian per image; how uncertain is it, in nats? The "
+        "entropy of a Gaussian depends on its variance only.",
+        "For one dimension, H = 1/2 log(2 pi e sigma^2); independent dimensions add up.",
+        "Write it in logvar directly: no exponential is needed at all.",
+    ),
+    cases=lambda draw: [
+        ((draw.randn(*shape, scale=2.0, dtype=dtype),), {})
+        for shape, dtype in [((5, 3), F32), ((1, 1), F32), ((4, 7), F64)]
+    ],
+    reference=losses.gaussian_entropy,
+    mistakes=_entropy_mistakes,
+    what="gaussian_entropy",
+    case_words=lambda logvar: shape_words(logvar=logvar) + f" ({dtype_name(logvar.dtype)})",
+)

@@ -6,10 +6,12 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vaelab import losses
-from vaelab.grading.checks.common import reference_std
+from vaelab.grading.checks.common import reference_std, stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -34,7 +36,10 @@ from vaelab.grading.checks.toolkit import (
 
 # vaelab's own answer, switched off in the learner's process while this exercise is graded
 # (vaelab's models call it too, so model(x) is no way round it either)
-PROTECTED = ("losses.reparameterize",)
+PROTECTED = (
+    "losses.reparameterize",
+    "losses.log_normal",
+)
 
 checks = Checklist("ex03")
 check = checks.add
@@ -54,8 +59,8 @@ def _reparam_mistakes(mu, logvar, eps) -> list:
     std = reference_std(logvar)
     return [
         (
-            "`logvar` is used as the standard deviation: sigma = exp(logvar / 2), so "
-            "z = mu + exp(0.5 * logvar) * eps.",
+            "`logvar` is used as the standard deviation: it is the log of the variance, and "
+            "the noise is scaled by sigma = exp(logvar / 2).",
             mu + logvar * eps,
         ),
         (
@@ -84,7 +89,10 @@ def _reparam_mistakes(mu, logvar, eps) -> list:
     ]
 
 
-REPARAM_HINT = "z = mu + exp(logvar / 2) * eps."
+REPARAM_HINT = (
+    "z is the mean plus the noise scaled by the standard deviation, the exponential of half "
+    "the log-variance."
+)
 
 VALUES_HINTS = (
     "Lesson 03, section 2: the reparameterization trick writes a draw from N(mu, sigma^2) "
@@ -138,6 +146,24 @@ def _shape(learner: Learner, draw: Draw):
     if torch.equal(outcomes[0].value, outcomes[len(cases) - 1].value):
         raise Mistake(
             "z is the same when mu changes: it should be built from mu, z = mu + sigma * eps."
+        )
+    _expect_noise_in_mu_dtype(reparameterize)
+
+
+def _expect_noise_in_mu_dtype(reparameterize: LearnerFunction) -> None:
+    """Noise drawn in float32 for float64 inputs: z still comes back float64 (the sum is
+    promoted), but every number of it is a float32 one. With mu = 0 and logvar = 0, z is the
+    noise itself, so its precision shows which dtype the noise was drawn in."""
+    mu = torch.zeros(64, 20, dtype=F64)
+    z = as_tensor(reparameterize(mu, torch.zeros_like(mu)), "z without eps")
+    if z.shape != mu.shape or z.dtype != F64 or not torch.isfinite(z).all():
+        return  # the checks of shape and values say what is wrong
+    if bool(torch.equal(z.float().double(), z)) and bool(z.abs().sum() > 0):
+        raise Mistake(
+            "without eps, the noise is drawn in float32 for float64 mu: z comes back float64 "
+            "(adding it to mu promotes it), but every noise value has float32's precision, "
+            "and on a GPU, noise made on the CPU would not even meet mu. Draw the noise in "
+            "mu's dtype and on mu's device (torch's '_like' functions follow their argument)."
         )
 
 
@@ -206,8 +232,8 @@ def _sampling_problem(reparameterize: LearnerFunction, draw: Draw) -> str | None
         return f"without eps, z has shape {tuple(z1.shape)}; expected {tuple(mu.shape)}."
     if z2.shape == z1.shape and torch.equal(z1, z2):
         return (
-            "two calls without eps gave the same z: draw new noise on every call, e.g. "
-            "eps = torch.randn_like(mu)."
+            "two calls without eps gave the same z: draw new standard-normal noise on every "
+            "call (no fixed seed, no noise made once and kept)."
         )
     std = reference_std(logvar[0])  # (4,)
     implied = (z1 - mu) / std  # the noise the learner used, if z = mu + sigma * eps
@@ -265,8 +291,8 @@ def _sampling(learner: Learner, draw: Draw):
 NO_SAMPLING_GRADIENT = (
     "without eps, no gradient reaches {names}: torch.normal(mu, std) and "
     "Distribution.sample() give z without a usable gradient (torch.normal's is exactly 0), "
-    "and .detach() or torch.no_grad() cut it. Draw eps = torch.randn_like(mu) and return "
-    "mu + std * eps (or use Normal(mu, std).rsample())."
+    "and .detach() or torch.no_grad() cut it. Draw standard-normal noise yourself and build "
+    "z from mu, sigma and that noise with torch operations (or use Normal(...).rsample())."
 )
 
 
@@ -343,5 +369,76 @@ def _inplace_extreme(learner: Learner, draw: Draw):
     if not close(got, losses.reparameterize(mu, logvar, eps=eps)):
         raise Mistake(
             "z is inf or wrong for large logvar (like 100): exp(logvar) overflows float32 "
-            "before a square root; compute sigma = exp(0.5 * logvar) directly."
+            "before a square root; halve the log-variance first and take one exponential."
         )
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _density_cases(draw):
+    cases = []
+    for shape, dtype in [((6, 4), F32), ((1, 1), F32), ((3, 5), F64)]:
+        mu = draw.randn(*shape, dtype=dtype)
+        logvar = draw.randn(*shape, dtype=dtype)
+        z = mu + reference_std(logvar) * draw.randn(*shape, dtype=dtype)
+        cases.append(((z, mu, logvar), {}))
+    return cases
+
+
+def _density_mistakes(z, mu, logvar):
+    ref = losses.log_normal(z, mu, logvar)
+    d = mu.shape[-1]
+    return [
+        (
+            "the sign is flipped: this is the negative log-density. log q(z | x) is large "
+            "where z is likely.",
+            -ref,
+        ),
+        (
+            "the -1/2 log(2 pi) of each dimension is missing: without it this is no "
+            "log-density (it would not integrate to 1).",
+            ref + 0.5 * math.log(2 * math.pi) * d,
+        ),
+        (
+            "the -1/2 log sigma^2 of each dimension is missing: a wider Gaussian spreads its "
+            "density thinner.",
+            lambda: ref + 0.5 * logvar.sum(-1),
+        ),
+        (
+            "the squared distance is divided by the standard deviation: divide by the "
+            "variance, exp(logvar).",
+            lambda: (
+                ref
+                - 0.5 * ((z - mu).pow(2) * (torch.exp(-0.5 * logvar) - torch.exp(-logvar))).sum(-1)
+            ),
+        ),
+        (
+            "the log-density is given per dimension, (B, D): add the dimensions up (the "
+            "density of independent dimensions is a product).",
+            lambda: -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "log_posterior_density",
+    "log_posterior_density: log q(z | x) of a drawn code, one value per example",
+    (
+        "Lesson 03 draws z from q(z | x) = N(mu, sigma^2); how likely is the z you drew under "
+        "it? Importance weights (lesson 07) need exactly this number.",
+        "Write the log of the one-dimensional normal density, then add up the independent "
+        "dimensions.",
+        "Keep it in logvar: the squared distance times exp(-logvar), never a division by "
+        "a variance that can underflow.",
+    ),
+    cases=_density_cases,
+    reference=losses.log_normal,
+    mistakes=_density_mistakes,
+    what="log_posterior_density",
+    case_words=lambda z, mu, logvar: (
+        shape_words(z=z, mu=mu, logvar=logvar) + f" ({dtype_name(z.dtype)})"
+    ),
+)

@@ -6,9 +6,12 @@ comparison are the known mistakes, with the feedback that names them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from vaelab import latent, models
+from vaelab import latent, losses, models
+from vaelab.grading.checks.common import stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -22,11 +25,19 @@ from vaelab.grading.checks.toolkit import (
     expect_close,
     learner_function,
     needs_working,
+    shape_words,
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
 # (model.decode stays: the exercise asks for it)
-PROTECTED = ("latent.interpolate", "latent.slerp", "models._VAE.sample")
+PROTECTED = (
+    "latent.interpolate",
+    "latent.slerp",
+    "models._VAE.sample",
+    "losses.rate_in_bits",
+    "losses.kl_divergence",
+    "losses.kl_per_dim",
+)
 
 checks = Checklist("ex05")
 check = checks.add
@@ -52,18 +63,18 @@ def _path_mistakes(z0, z1, n, method) -> list:
     want = path(z0, z1, n)
     return [
         (
-            "the path stops short of z1 (t = arange(n) / n): use t = torch.linspace(0, 1, "
-            "num_steps), which includes both ends.",
+            "the path stops short of z1 (t = arange(n) / n): t must run from 0 to 1 in "
+            "num_steps evenly spaced values with both ends included.",
             lambda: path(z0, z1, n + 1)[:-1],
         ),
         (
-            "the path starts after z0 (t = arange(1, n + 1) / n): use t = torch.linspace(0, 1, "
-            "num_steps), which includes both ends.",
+            "the path starts after z0 (t = arange(1, n + 1) / n): t must run from 0 to 1 in "
+            "num_steps evenly spaced values with both ends included.",
             lambda: path(z0, z1, n + 1)[1:],
         ),
         (
-            "both ends are missing: use t = torch.linspace(0, 1, num_steps), so the first code "
-            "is z0 and the last is z1.",
+            "both ends are missing: t must start at exactly 0 and end at exactly 1, so that "
+            "the first code is z0 and the last is z1.",
             lambda: path(z0, z1, n + 2)[1:-1],
         ),
         ("the path runs from z1 to z0: t = 0 should give z0.", lambda: path(z1, z0, n)),
@@ -113,12 +124,13 @@ def _linear(learner: Learner, draw: Draw):
             variants=[
                 *_path_mistakes(z0, z1, n, "linear"),
                 (
-                    "method='linear' should give the straight line (1 - t) * z0 + t * z1; this "
-                    "is the spherical path.",
+                    "method='linear' should give the straight line from z0 to z1; this is the "
+                    "spherical path.",
                     lambda a=z0, b=z1, k=n: latent.interpolate(a, b, num_steps=k, method="slerp"),
                 ),
             ],
-            hint="With t = torch.linspace(0, 1, num_steps)[:, None]: (1 - t) * z0 + t * z1.",
+            hint="Each code is a weighted average of z0 and z1, the weight of z1 growing evenly "
+            "from 0 to 1 down the rows.",
             precision=_precision(z0),
         )
 
@@ -171,8 +183,9 @@ def _slerp(learner: Learner, draw: Draw):
                     lambda a=z0, b=z1, k=n: _classic_slerp(a, b, k),
                 ),
             ],
-            hint="Direction: (sin((1 - t) w) u0 + sin(t w) u1) / sin(w) with u = z / |z|; "
-            "norm: (1 - t) |z0| + t |z1|.",
+            hint="The direction turns along the great circle between the two unit vectors "
+            "(lesson 05's slerp weights), and the length goes in a straight line from |z0| to "
+            "|z1|.",
             precision=_precision(z0),
         )
 
@@ -322,7 +335,8 @@ def _sample_prior(learner: Learner, draw: Draw):
     if (mean.abs() > 0.1).any() or ((std - 1).abs() > 0.08).any():
         raise Mistake(
             "z does not look like N(0, I) (mean 0, standard deviation 1 in every dimension): "
-            "draw it with torch.randn(num_samples, model.latent_dim, generator=generator)."
+            "draw num_samples codes of the model's latent size from the standard normal, with "
+            "the generator you are given."
         )
 
 
@@ -360,7 +374,7 @@ def _sample_sigmoid(learner: Learner, draw: Draw):
                 torch.sigmoid(torch.sigmoid(x_logits)),
             ),
         ],
-        hint="images = torch.sigmoid(model.decode(z)).",
+        hint="the decoder gives logits: turn them into pixel probabilities.",
     )
 
 
@@ -408,8 +422,8 @@ def _sample_dtype(learner: Learner, draw: Draw):
     except Mistake as e:
         raise Mistake(
             "`sample` fails for a float64 model: draw z in the model's dtype (and on its "
-            "device), which you can read from one of its parameters, "
-            f"next(model.parameters()). ({e})"
+            "device), which you can read from any of its parameters. "
+            f"({e})"
         ) from None
     images = as_tensor(result.value, "sample's images")
     if images.dtype != F64:
@@ -423,3 +437,53 @@ def _sample_dtype(learner: Learner, draw: Draw):
     with torch.no_grad():
         x_logits = model.decode(z)
     expect_close(images, torch.sigmoid(x_logits), what="sample's images (float64 model)")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _rate_mistakes(mu, logvar):
+    kl = losses.kl_divergence(mu, logvar, reduction="none")
+    return [
+        (
+            "this is the rate in nats (the KL itself): a bit is ln 2 nats, so divide by ln 2.",
+            kl,
+        ),
+        (
+            "the KL is multiplied by ln 2: there are fewer bits than nats? Divide instead.",
+            kl * math.log(2),
+        ),
+        ("this uses log base 10 (digits, not bits): divide by ln 2.", kl / math.log(10)),
+        (
+            "the rate is averaged over the latent dimensions: it is the total over them, "
+            "what the whole code carries.",
+            lambda: kl / mu.shape[-1] / math.log(2),
+        ),
+        (
+            "this is the rate of the whole batch: one value per image.",
+            lambda: (kl / math.log(2)).sum(),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "rate_in_bits",
+    "rate_in_bits: the KL of each image in bits",
+    (
+        "Lesson 05 samples codes from the prior; how much does an image's code say beyond "
+        "the prior? That is the rate, the KL, and in bits it reads as a message length.",
+        "Compute the closed-form KL of lesson 04 per image, summed over the latent "
+        "dimensions, then change its unit.",
+        "One nat is 1 / ln 2 bits.",
+    ),
+    cases=lambda draw: [
+        ((draw.randn(*s, dtype=d), draw.randn(*s, dtype=d)), {})
+        for s, d in [((6, 4), F32), ((1, 2), F32), ((3, 8), F64)]
+    ],
+    reference=losses.rate_in_bits,
+    mistakes=_rate_mistakes,
+    what="rate_in_bits",
+    case_words=lambda mu, logvar: shape_words(mu=mu, logvar=logvar) + f" ({dtype_name(mu.dtype)})",
+)

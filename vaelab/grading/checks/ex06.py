@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import losses, metrics, schedules
-from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.common import batch_mistakes, stretch_values
 from vaelab.grading.checks.toolkit import (
     F64,
     Checklist,
@@ -22,11 +22,13 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_number,
     close,
+    exception_feedback,
     expect_close,
     expect_gradients,
     expect_unchanged,
     learner_function,
     needs_working,
+    raised_error,
     shape_words,
     type_name,
     weighted_grads,
@@ -39,6 +41,7 @@ PROTECTED = (
     "losses.free_bits_kl",
     "schedules.linear_kl_weight",
     "schedules.cyclical_kl_weight",
+    "schedules.logistic_kl_weight",
 )
 
 checks = Checklist("ex06")
@@ -63,18 +66,18 @@ def _au_mistakes(mu: torch.Tensor, threshold: float) -> list:
             lambda: ref(mu64, math.nextafter(threshold, -math.inf)),
         ),
         (
-            "this compares the standard deviation with the threshold: compare the variance, "
-            "mu.var(dim=0).",
+            "this compares the standard deviation with the threshold: compare the variance of "
+            "each latent dimension over the examples.",
             lambda: ref(mu, threshold**2),
         ),
         (
-            "this uses the biased variance (dividing by N): use mu.var(dim=0), which divides "
+            "this uses the biased variance (dividing by N): use the sample variance, which divides "
             "by N - 1.",
             lambda: ref(mu, threshold * n / (n - 1)),
         ),
         (
-            "the variance is taken over the latent dimensions: take it over the examples, "
-            "mu.var(dim=0).",
+            "the variance is taken over the latent dimensions: take it over the examples, the "
+            "first dimension of mu.",
             lambda: ref(mu.T, threshold) if d >= 2 else None,
         ),
         (
@@ -144,6 +147,13 @@ def _active_values(learner: Learner, draw: Draw):
 )
 def _active_threshold(learner: Learner, draw: Draw):
     active_units = learner_function(learner, "active_units")
+    # a count that is wrong on ordinary inputs can hit another mistake's count here by
+    # chance (mu.var(dim=1) matched "the standard deviation"): that check names it
+    mu, threshold = _au_cases(draw)[0]
+    needs_working(
+        active_units(mu, threshold=threshold) == metrics.active_units(mu, threshold=threshold),
+        "active_units",
+    )
     mu = _exact_mu()
     _expect_count(active_units(mu, threshold=0.25), mu, 0.25, "when variances equal it")
 
@@ -180,7 +190,7 @@ def _fb_mistakes(kl: torch.Tensor, free_bits: float) -> list:
         ),
         (
             "the KL is clamped from above (min): each dimension should cost at least free_bits, "
-            "max(kl, free_bits), e.g. kl_per_dim.clamp(min=free_bits).",
+            "max(kl, free_bits), a floor, not a ceiling.",
             lambda: -ref(-kl, -free_bits),
         ),
         (
@@ -239,7 +249,7 @@ def _free_bits(learner: Learner, draw: Draw):
             what="free_bits_kl",
             case=f"{shape_words(kl_per_dim=kl)} and free_bits={free_bits}",
             variants=_fb_mistakes(kl, free_bits),
-            hint="kl_per_dim.clamp(min=free_bits).sum(dim=-1).",
+            hint="raise each dimension's KL to at least free_bits, then add up the dimensions.",
         )
 
 
@@ -363,8 +373,8 @@ def _linear_variants(steps, warmup) -> list:
             lambda: [ref(max(s - 1, 0), warmup) for s in steps],
         ),
         (
-            "the weight keeps growing after the warm-up: it should stay at 1, "
-            "min(1, step / warmup_steps).",
+            "the weight keeps growing after the warm-up: it should stay at 1 once the warm-up "
+            "is over (a cap).",
             lambda: [s / warmup for s in steps],
         ),
         (
@@ -390,10 +400,11 @@ def _linear(learner: Learner, draw: Draw):
     linear = learner_function(learner, "linear_kl_weight")
     for warmup in (draw.integer(3, 6), draw.integer(8, 14), 1, 0):
         steps = range(0, 2 * warmup + 3)
-        values = linear.values([((step, warmup), {}) for step in steps])
-        got = [as_number(v, "linear_kl_weight") for v in values]
-        if warmup == 0 and got != [1.0] * len(got):
-            raise Mistake("with warmup_steps=0 there is no warm-up: return 1.0 at every step.")
+        outcomes = linear.many([((step, warmup), {}) for step in steps])
+        if warmup == 0:
+            _expect_no_warmup(outcomes, learner)
+            continue
+        got = [as_number(o.value, "linear_kl_weight") for o in outcomes]
         _expect_schedule(
             got,
             _weights(schedules.linear_kl_weight, steps, warmup),
@@ -401,6 +412,30 @@ def _linear(learner: Learner, draw: Draw):
             what="linear_kl_weight",
             case=f"for warmup_steps={warmup}",
         )
+
+
+NO_WARMUP = (
+    "with warmup_steps=0 there is no warm-up, and the docstring says the weight is 1 at every "
+    "step. {what} Handle warmup_steps == 0 before dividing by it: there is nothing to divide."
+)
+
+
+def _expect_no_warmup(outcomes, learner: Learner) -> None:
+    """warmup_steps = 0: the weight is 1.0 at every step, with no division by zero (its
+    result, inf or NaN, is no weight either)."""
+    for outcome in outcomes:
+        error = raised_error(outcome, learner, "linear_kl_weight")
+        if error and error.get("type") == "ZeroDivisionError":
+            raise Mistake(NO_WARMUP.format(what="Your function divides by warmup_steps = 0."))
+        if error:
+            raise Mistake(exception_feedback("linear_kl_weight", error, learner.memory_gb))
+        value = as_number(outcome.value, "linear_kl_weight")
+        if not math.isfinite(value):
+            raise Mistake(
+                NO_WARMUP.format(what=f"Your function gives {value} (a division by zero).")
+            )
+        if value != 1.0:
+            raise Mistake(NO_WARMUP.format(what=f"Your function gives {value:g}."))
 
 
 def _cyclical_variants(steps, period, ratio) -> list:
@@ -475,3 +510,63 @@ def _cyclical(learner: Learner, draw: Draw):
             what="cyclical_kl_weight",
             case=f"for period={period}, ratio={ratio}",
         )
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _logistic_cases(draw):
+    calls = []
+    for midpoint, steepness in (
+        (draw.integer(20, 60), draw.uniform(0.1, 0.5)),
+        (draw.integer(100, 200), draw.uniform(0.02, 0.08)),
+    ):
+        for step in range(0, 3 * midpoint, max(1, midpoint // 7)):
+            calls.append(((step, midpoint, steepness), {}))
+    calls += [((0, 5000, 1.0), {}), ((10**5, 0, 2.0), {})]  # far from the midpoint
+    return calls
+
+
+def _logistic_mistakes(step, midpoint, steepness):
+    ref = schedules.logistic_kl_weight(step, midpoint, steepness)
+    return [
+        (
+            "the weight falls instead of rising: it is near 0 before the midpoint and near "
+            "1 after it (the sign in the exponent).",
+            1.0 - ref,
+        ),
+        (
+            "the steepness divides the distance from the midpoint: it multiplies it (a "
+            "larger steepness gives a sharper rise).",
+            lambda: schedules.logistic_kl_weight(
+                step / steepness**2, midpoint / steepness**2, steepness
+            ),
+        ),
+        (
+            "the midpoint is ignored: the curve is centred at step 0, where it should be "
+            "1/2 only at the midpoint.",
+            lambda: schedules.logistic_kl_weight(step, 0, steepness),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "logistic_kl_weight",
+    "logistic_kl_weight: a logistic rise, 1/2 at the midpoint, finite at any step",
+    (
+        "Lesson 06 warms the KL weight up in a straight line; Bowman et al. (2016) used a "
+        "smooth S-shaped rise instead. Which function goes from 0 to 1 and is 1/2 at 0?",
+        "The logistic function of the distance from the midpoint, scaled by the steepness.",
+        "Far from the midpoint, exp of a large number overflows in plain Python: write "
+        "the logistic so that the exponential only ever sees a number <= 0.",
+    ),
+    cases=_logistic_cases,
+    reference=schedules.logistic_kl_weight,
+    mistakes=_logistic_mistakes,
+    what="logistic_kl_weight",
+    case_words=lambda step, midpoint, steepness: (
+        f"at step {step} (midpoint {midpoint}, steepness {steepness:.3g})"
+    ),
+)

@@ -11,7 +11,7 @@ import math
 import torch
 
 from vaelab import losses, metrics
-from vaelab.grading.checks.common import batch_mistakes
+from vaelab.grading.checks.common import batch_mistakes, stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -22,6 +22,7 @@ from vaelab.grading.checks.toolkit import (
     Mistake,
     as_tensor,
     close,
+    dtype_name,
     expect_close,
     expect_gradients,
     expect_unchanged,
@@ -32,7 +33,12 @@ from vaelab.grading.checks.toolkit import (
 )
 
 # vaelab's own answers, switched off in the learner's process while this exercise is graded
-PROTECTED = ("metrics.psnr", "losses.log_mean_exp", "losses.iwae_bound")
+PROTECTED = (
+    "metrics.psnr",
+    "losses.log_mean_exp",
+    "losses.iwae_bound",
+    "metrics.bits_per_dim",
+)
 
 checks = Checklist("ex07")
 check = checks.add
@@ -75,8 +81,8 @@ def _psnr_mistakes(x, x_hat, max_val) -> list:
     return [
         *batch_mistakes(ref, "image"),
         (
-            "the MSE is taken over the whole batch: compute one MSE per image, "
-            "(x - x_hat).pow(2).flatten(1).mean(1), then one PSNR per image.",
+            "the MSE is taken over the whole batch: compute one MSE per image (the mean over "
+            "every dimension but the batch), then one PSNR per image.",
             lambda: metrics.psnr(
                 x.flatten()[None], x_hat.flatten()[None], max_val=max_val, reduction="none"
             )[0],
@@ -128,7 +134,7 @@ def _psnr(learner: Learner, draw: Draw):
             what="psnr",
             case=f"for images of shape {tuple(x.shape)}",
             variants=_psnr_mistakes(x, x_hat, 1.0),
-            hint="mse = (x - x_hat).pow(2).flatten(1).mean(1); 10 * torch.log10(max_val**2 / mse).",
+            hint="PSNR is ten times the base-10 log of the peak power over each image's own MSE.",
         )
 
 
@@ -152,11 +158,14 @@ def _psnr_max(learner: Learner, draw: Draw):
         what="psnr",
         case="for images in [0, 255] with max_val=255",
         variants=[
-            ("max_val is not squared: 10 * log10(max_val**2 / MSE).", ref - 10 * math.log10(255)),
+            (
+                "max_val is not squared: the peak signal power is the square of the peak.",
+                ref - 10 * math.log10(255),
+            ),
             ("max_val is ignored: use it in max_val**2 / MSE.", ref - 10 * math.log10(255**2)),
             *_psnr_mistakes(x, x_hat, 255.0),
         ],
-        hint="10 * log10(max_val**2 / MSE).",
+        hint="the peak power is max_val squared, over the MSE, in decibels.",
     )
 
 
@@ -272,7 +281,7 @@ def _lme(learner: Learner, draw: Draw):
             what="log_mean_exp",
             case=f"{shape_words(log_w=log_w)} and dim={dim}",
             variants=_lme_mistakes(log_w, dim),
-            hint="torch.logsumexp(log_w, dim) - math.log(log_w.shape[dim]).",
+            hint="the log of a mean is the log of the sum minus the log of the count.",
         )
 
 
@@ -298,6 +307,22 @@ def _lme_dims(learner: Learner, draw: Draw):
         )
 
 
+GLOBAL_MAX = (
+    "log_mean_exp subtracts one maximum, taken over the whole tensor, from every column: a "
+    "column whose log-weights all lie hundreds below that overall maximum "
+    "underflows to exp(...) = 0 and gives -inf. Each average along `dim` needs the maximum "
+    "of its own log-weights: take the maximum along `dim`, keeping that dimension so that it "
+    "lines up with log_w, and add the same per-column maximum back after the log."
+)
+
+
+def _global_max_shift(log_w: torch.Tensor, dim: int) -> torch.Tensor:
+    """The log-sum-exp trick with the maximum of all of log_w instead of one per column."""
+    top = log_w.max()
+    k = log_w.shape[dim]
+    return top + torch.log(torch.exp(log_w - top).sum(dim=dim)) - math.log(k)
+
+
 @check(
     "log_mean_exp.large",
     "log_mean_exp: no overflow for large log-weights",
@@ -318,6 +343,8 @@ def _lme_large(learner: Learner, draw: Draw):
     log_w = draw.randn(6, 3, scale=2.0) + torch.tensor([1000.0, 90.0, 500.0])
     got = as_tensor(log_mean_exp(log_w, dim=0), "log_mean_exp")
     if not close(got, losses.log_mean_exp(log_w, dim=0)):
+        if close(got, _global_max_shift(log_w, 0)):
+            raise Mistake(GLOBAL_MAX)
         raise Mistake(
             "log_mean_exp overflows for large log-weights (like 1000): exp(1000) is inf. "
             "Subtract the maximum before exp and add it back after the log (the log-sum-exp "
@@ -341,6 +368,8 @@ def _lme_small(learner: Learner, draw: Draw):
     log_w = draw.randn(6, 3, scale=2.0) - torch.tensor([1000.0, 120.0, 800.0])
     got = as_tensor(log_mean_exp(log_w, dim=0), "log_mean_exp")
     if not close(got, losses.log_mean_exp(log_w, dim=0)):
+        if close(got, _global_max_shift(log_w, 0)):
+            raise Mistake(GLOBAL_MAX)
         raise Mistake(
             "log_mean_exp gives -inf for very negative log-weights (like -1000): exp(-1000) "
             "rounds to 0. Subtract the maximum before exp (the log-sum-exp trick), or use "
@@ -367,3 +396,53 @@ def _lme_props(learner: Learner, draw: Draw):
     )
     result = log_mean_exp.run(Leaf(log_w, "log_w"), dim=dim, backward=[weights])
     expect_gradients(result, want_grads, what="log_mean_exp")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _bpd_cases(draw):
+    cases = []
+    for shape, dtype in [((4, 1, 28, 28), F32), ((1, 1, 5, 5), F32), ((3, 3, 4, 6), F64)]:
+        nll = draw.rand(shape[0], dtype=dtype) * 500 + 20
+        cases.append(((nll, draw.rand(*shape, dtype=dtype)), {}))
+    return cases
+
+
+def _bpd_mistakes(nll, x):
+    dims = x[0].numel()
+    return [
+        ("this is nats per dimension: a bit is ln 2 nats, so divide by ln 2 too.", nll / dims),
+        (
+            "this is bits per image: divide by the number of values in one image, C * H * W.",
+            nll / math.log(2),
+        ),
+        (
+            "the channels are left out of the count: one image holds C * H * W values.",
+            lambda: nll / (x.shape[-1] * x.shape[-2] * math.log(2)),
+        ),
+        (
+            "this divides by every value of the batch: count the values of one image.",
+            lambda: nll / (x.numel() * math.log(2)),
+        ),
+        ("this multiplies by ln 2: divide by it.", lambda: nll * math.log(2) / dims),
+    ]
+
+
+stretch_values(
+    checks,
+    "bits_per_dim",
+    "bits_per_dim: negative log-likelihood as bits per pixel value",
+    (
+        "Lesson 07 bounds the log-likelihood in nats per image; papers report bits per "
+        "dimension, so that images of any size compare.",
+        "Two changes of unit: nats to bits, and per image to per value of the image.",
+        "An image of shape (C, H, W) holds C * H * W values; one nat is 1 / ln 2 bits.",
+    ),
+    cases=_bpd_cases,
+    reference=metrics.bits_per_dim,
+    mistakes=_bpd_mistakes,
+    what="bits_per_dim",
+    case_words=lambda nll, x: f"for images of shape {tuple(x.shape)} ({dtype_name(x.dtype)})",
+)

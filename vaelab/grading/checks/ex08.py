@@ -12,7 +12,7 @@ import math
 import torch
 
 from vaelab import anomaly, losses, models
-from vaelab.grading.checks.common import batch_mistakes, bce_mistakes
+from vaelab.grading.checks.common import batch_mistakes, bce_mistakes, stretch_values
 from vaelab.grading.checks.toolkit import (
     Checklist,
     Draw,
@@ -37,6 +37,7 @@ PROTECTED = (
     "anomaly.anomaly_score",
     "losses.log_standard_normal",
     "losses.log_normal",
+    "anomaly.threshold_at_fpr",
 )
 
 checks = Checklist("ex08")
@@ -105,7 +106,8 @@ def _recon(learner: Learner, draw: Draw):
                 lambda: anomaly.anomaly_score(model, x),
             ),
         ],
-        hint="mu, _ = model.encode(x); BCE from logits of model.decode(mu), summed per image.",
+        hint="decode the posterior mean (no sampling) and score the BCE from its logits, "
+        "summed per image.",
     )
 
 
@@ -151,7 +153,8 @@ def _latent(learner: Learner, draw: Draw):
             ),
             *batch_mistakes(want, "image"),
         ],
-        hint="mu, _ = model.encode(x); 0.5 * (mu**2 + math.log(2 * math.pi)).sum(dim=1).",
+        hint="the negative log-density of the standard normal at the posterior mean, summed "
+        "over the latent dimensions.",
     )
 
 
@@ -160,6 +163,14 @@ def _anomaly_variants(model, x, beta) -> list:
     kl = losses.kl_divergence(mu, logvar, reduction="none")
     recon = anomaly.reconstruction_score(model, x)
     return [
+        (
+            "this is the ELBO itself, not its negative: lesson 08 names this pitfall. The "
+            "ELBO is high for images the model finds likely, so as a score it would rank the "
+            "ordinary images above the anomalies. The anomaly score is the loss the model "
+            "was trained to minimise, the negative ELBO: reconstruction loss plus beta times "
+            "the KL, both positive.",
+            -(recon + beta * kl),
+        ),
         ("the KL term is missing: add beta * KL.", recon),
         ("the KL enters with the wrong sign: recon + beta * KL.", recon - beta * kl),
         (
@@ -325,3 +336,70 @@ def _batch_independent(learner: Learner, draw: Draw):
                     "ranked or averaged across the batch."
                 )
     needs_working(bool(right), "reconstruction_score")  # constant answers get nothing
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _fpr_cases(draw):
+    calls = []
+    for n in (50, 200, 7):
+        scores = draw.randn(n, scale=20.0) + 300
+        for fpr in (0.05, 0.1, 0.0, 0.5):
+            calls.append(((scores, fpr), {}))
+    ties = torch.tensor([5.0, 5.0, 1.0, 2.0, 5.0, 3.0, 4.0, 4.0, 0.5, 6.0])
+    calls.append(((ties, 0.2), {}))
+    return calls
+
+
+def _brute(scores, fpr, flag):
+    values = sorted(set(scores.tolist()))
+    return min(t for t in values if flag(scores, t).double().mean() <= fpr + 1e-12)
+
+
+def _fpr_mistakes(scores, fpr):
+    return [
+        (
+            "an image counts as flagged when its score is >= the threshold: the exercise "
+            "flags scores strictly above it, so the threshold is one score lower.",
+            lambda: torch.tensor(_brute(scores, fpr, lambda s, t: s >= t)),
+        ),
+        (
+            "this is the low tail: fpr of the normal scores lie below the threshold. The "
+            "false positives are normal images scored high, above it.",
+            lambda: torch.tensor(
+                max(
+                    t
+                    for t in sorted(set(scores.tolist()))
+                    if (scores < t).double().mean() <= fpr + 1e-12
+                )
+            ),
+        ),
+        (
+            "the threshold is interpolated between two scores (torch.quantile's default): "
+            "use one of the normal scores itself.",
+            lambda: torch.quantile(scores.double(), 1 - fpr).to(scores.dtype),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "threshold_at_fpr",
+    "threshold_at_fpr: the lowest normal score that flags at most fpr of them",
+    (
+        "Lesson 08 ranks images by score and reads the ROC curve; a deployed detector needs "
+        "one threshold. Which threshold lets only a fraction fpr of normal images through "
+        "as false alarms?",
+        "Sort the normal scores: the number strictly above a candidate threshold is the "
+        "number of false positives it gives.",
+        "Among the scores, pick the smallest one that flags at most fpr * N of them; "
+        "mind ties, and fpr = 0.",
+    ),
+    cases=_fpr_cases,
+    reference=anomaly.threshold_at_fpr,
+    mistakes=_fpr_mistakes,
+    what="threshold_at_fpr",
+    case_words=lambda scores, fpr: f"for {len(scores)} normal scores and fpr={fpr}",
+)

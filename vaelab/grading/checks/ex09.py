@@ -12,6 +12,7 @@ import math
 import torch
 
 from vaelab import disentangle
+from vaelab.grading.checks.common import stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -494,3 +495,58 @@ def _mig_unchanged(learner: Learner, draw: Draw):
     _gap_working(gap, mi, entropy)
     result = gap.run(mi, entropy)
     expect_unchanged(result, ("mi", "entropy"), "mutual_information_gap")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _label_entropy(labels):
+    _, index = torch.unique(labels, return_inverse=True)
+    return disentangle.entropy(index[:, None])[0]
+
+
+def _entropy_cases(draw):
+    calls = []
+    for n, k in ((200, 5), (37, 3)):
+        labels = (draw.rand(n) * draw.rand(n) * k).long() - draw.integer(0, 3)
+        calls.append(((labels,), {}))
+    calls.append(((torch.tensor([4, 4, 4, 4]),), {}))  # one value: 0 nats
+    calls.append(((torch.tensor([-7, 10, 10, 3, -7, 10]),), {}))  # negative labels, gaps
+    return calls
+
+
+def _entropy_label_mistakes(labels):
+    ref = _label_entropy(labels)
+    _, counts = torch.unique(labels, return_counts=True)
+    c = counts.double()
+    return [
+        (
+            "this is in bits (log base 2): the exercise asks for nats, the natural log.",
+            ref / math.log(2),
+        ),
+        (
+            "the counts are not turned into probabilities: divide each count by N first.",
+            lambda: -(c * c.log()).sum(),
+        ),
+        ("the sign is flipped: an entropy is never negative.", -ref),
+    ]
+
+
+stretch_values(
+    checks,
+    "label_entropy",
+    "label_entropy: the plug-in entropy of a labelling, in nats",
+    (
+        "Lesson 09's MIG divides each gap by the entropy of the factor: compute that "
+        "entropy from the labels themselves.",
+        "Estimate each label's probability by counting, then H = -sum p log p over the "
+        "labels that occur.",
+        "Labels may be negative or have gaps: count the values that occur, not 0..max.",
+    ),
+    cases=_entropy_cases,
+    reference=_label_entropy,
+    mistakes=_entropy_label_mistakes,
+    what="label_entropy",
+    case_words=lambda labels: f"for {len(labels)} labels",
+)

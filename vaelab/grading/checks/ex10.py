@@ -11,7 +11,8 @@ import math
 
 import torch
 
-from vaelab import models, priors
+from vaelab import losses, models, priors
+from vaelab.grading.checks.common import stretch_values
 from vaelab.grading.checks.toolkit import (
     F32,
     F64,
@@ -41,6 +42,7 @@ PROTECTED = (
     "priors.MixtureOfGaussians.log_prob",
     "priors.VampPrior.log_prob",
     "losses.log_normal",
+    "priors.mixture_responsibilities",
 )
 
 checks = Checklist("ex10")
@@ -468,3 +470,76 @@ def _mixture_grads(learner: Learner, draw: Draw):
         backward=[weights],
     )
     expect_gradients(result, want_grads, what="log_mixture_prior")
+
+
+# ---------------------------------------------------------------- stretch (issue 22): beyond
+# the lesson, graded like the rest, its points counted apart
+
+
+def _resp_cases(draw):
+    cases = []
+    for b, k, d, dtype in ((6, 4, 3, F32), (1, 2, 1, F32), (5, 3, 2, F64)):
+        args = (
+            draw.randn(b, d, scale=2.0, dtype=dtype),
+            draw.randn(k, d, scale=2.0, dtype=dtype),
+            draw.randn(k, d, scale=0.5, dtype=dtype),
+            draw.randn(k, dtype=dtype),
+        )
+        cases.append((args, {}))
+    far = (
+        torch.tensor([[40.0, -40.0]]),
+        torch.tensor([[0.0, 0.0], [1.0, -1.0]]),
+        torch.zeros(2, 2),
+        torch.zeros(2),
+    )
+    cases.append((far, {}))  # far from both: 0 / 0 unless computed in log space
+    return cases
+
+
+def _resp_mistakes(z, means, logvars, logits):
+    log_n = losses.log_normal(z.unsqueeze(-2), means, logvars)
+    return [
+        (
+            "the mixing weights are ignored: each component's density is weighted by pi_k "
+            "(the softmax of the logits) before normalising.",
+            torch.softmax(log_n, dim=-1),
+        ),
+        (
+            "the normalisation runs over the batch: p(k | z) sums to 1 over the K "
+            "components of each code.",
+            lambda: torch.softmax(torch.log_softmax(logits, 0) + log_n, dim=0),
+        ),
+        (
+            "the densities are normalised outside log space: far from every component each "
+            "density rounds to 0, and 0 / 0 is NaN. Add the log-weights to the log-densities "
+            "and normalise those over the components (a softmax), never the densities "
+            "themselves.",
+            lambda: (lambda w: w / w.sum(dim=1, keepdim=True))(
+                torch.softmax(logits, 0) * log_n.exp()
+            ),
+        ),
+        (
+            "the weighted densities are not normalised: divide by their sum over the "
+            "components (that is p(z)).",
+            lambda: torch.exp(torch.log_softmax(logits, 0) + log_n),
+        ),
+    ]
+
+
+stretch_values(
+    checks,
+    "mixture_responsibilities",
+    "mixture_responsibilities: p(k | z) under the mixture prior, each row sums to 1",
+    (
+        "Lesson 10's mixture prior is a sum over components. Which component does a code "
+        "come from? Bayes' rule turns pi_k N(z; means_k, sigma_k^2) into p(k | z).",
+        "Normalise the weighted component densities over the K components, for each code.",
+        "Work with log-densities: a code far from every component has densities that "
+        "round to 0, and 0 / 0 is NaN; a softmax over log-weights does not.",
+    ),
+    cases=_resp_cases,
+    reference=priors.mixture_responsibilities,
+    mistakes=_resp_mistakes,
+    what="mixture_responsibilities",
+    case_words=lambda z, means, *_: f"for {len(z)} codes and {len(means)} components",
+)

@@ -60,6 +60,7 @@ class Check:
     run: Callable[[Learner, Draw], Any]
     hints: tuple[str, ...] = ()  # on demand, one step further each time (vaelab.grade.hint)
     functions: tuple[str, ...] = ()  # the learner functions it grades ("kl_divergence",)
+    stretch: bool = False  # grades the exercise's stretch function (points counted apart)
 
 
 class Checklist(list):
@@ -77,6 +78,7 @@ class Checklist(list):
         hints: Sequence[str] = (),
         *,
         grades: Sequence[str] | None = None,
+        stretch: bool = False,
     ) -> Callable:
         """Register the decorated function as a check worth ``points``.
 
@@ -93,6 +95,9 @@ class Checklist(list):
                 A check whose functions all pass lets the lesson go on with the learner's
                 own (``vaelab.exercises.use``); one that fails because such a function
                 still raises NotImplementedError is "not started".
+            stretch: the check grades the exercise's stretch function, which goes beyond
+                the lesson: the report shows it as "stretch" and counts its points apart
+                from the exercise's own.
         """
         if not CHECK_ID.match(id):
             raise ValueError(f"check id {id!r}: lower-case words joined by dots, e.g. kl.values")
@@ -102,7 +107,9 @@ class Checklist(list):
         functions = tuple(grades) if grades is not None else (id.split(".")[0],)
 
         def register(fn: Callable[[Learner, Draw], Any]) -> Callable[[Learner, Draw], Any]:
-            self.append(Check(self.exercise, full, name, points, fn, tuple(hints), functions))
+            self.append(
+                Check(self.exercise, full, name, points, fn, tuple(hints), functions, stretch)
+            )
             return fn
 
         return register
@@ -217,14 +224,25 @@ class Learner:
 
     def __init__(self, transport, names: dict[str, str | None], memory_gb: float | None = None):
         self.transport, self.names, self.memory_gb = transport, names, memory_gb
-        self.draw: Draw | None = None  # the running check's inputs
+        self._draw: Draw | None = None  # the running check's inputs
+        self.stood_in: set[str] = set()  # learner functions the running check replaced
         self.used: set[str] = set()  # learner functions the running check called
         self.not_started: set[str] = set()  # of those, the ones that raised NotImplementedError
         self.caught: dict[str, list[str]] = {}  # function -> feedback on reference use
         self.memo: dict[str, Any] = {}  # what one check learned that a later one may reuse
 
-    def _request(self, steps, *, backward=None, capture=None, after=False, value=True) -> dict:
-        return {
+    @property
+    def draw(self) -> Draw | None:
+        return self._draw
+
+    @draw.setter
+    def draw(self, draw: Draw | None) -> None:  # a new check starts: nothing replaced yet
+        self._draw, self.stood_in = draw, set()
+
+    def _request(
+        self, steps, *, backward=None, capture=None, after=False, value=True, stand_in=None
+    ) -> dict:
+        request = {
             "steps": [
                 {"function": n, "args": _to_wire(list(a)), "kwargs": _to_wire(k)}
                 for n, a, k in steps
@@ -235,6 +253,12 @@ class Learner:
             "after": after,
             "value": value,
         }
+        if stand_in:
+            request["stand_in"] = {
+                helper: [[_to_wire(list(inputs)), _to_wire(out)] for inputs, out in pairs]
+                for helper, pairs in stand_in.items()
+            }
+        return request
 
     def call(
         self,
@@ -244,6 +268,7 @@ class Learner:
         capture: str | None = None,
         after: bool = True,
         value: bool = True,
+        stand_in: dict | None = None,
     ) -> Result:
         """Run ``steps`` (function name, args, kwargs) in the learner's process, each step
         given the previous one's output where an argument is ``PREVIOUS_OUTPUT``.
@@ -257,16 +282,23 @@ class Learner:
         """
         names = [name for name, _, _ in steps]
         self.used.update(names)
-        request = self._request(steps, backward=backward, capture=capture, after=after, value=value)
+        request = self._request(
+            steps, backward=backward, capture=capture, after=after, value=value, stand_in=stand_in
+        )
         reply, events = self.transport.call(request)
         self._check_events(names, events)
         return self._result(names, steps[-1], reply)
 
-    def many(self, name: str, calls: Sequence[tuple[tuple, dict]]) -> list[Outcome]:
+    def many(
+        self, name: str, calls: Sequence[tuple[tuple, dict]], stand_in: dict | None = None
+    ) -> list[Outcome]:
         """Call ``name`` on each (args, kwargs) in one request; an ``Outcome`` for each (the
-        learner's process stops at the first call that raises)."""
+        learner's process stops at the first call that raises).
+
+        ``stand_in`` ({helper: [(inputs, value), ...]}, see ``grade_alone``) makes the
+        learner's ``helper`` answer with the given values during these calls."""
         self.used.add(name)
-        request = {"batch": [self._request([(name, a, k)]) for a, k in calls]}
+        request = {"batch": [self._request([(name, a, k)], stand_in=stand_in) for a, k in calls]}
         reply, events = self.transport.call(request)
         self._check_events([name], events)
         if not isinstance(reply, dict) or "batch" not in reply:  # unreadable, or too large
@@ -333,15 +365,24 @@ class LearnerFunction:
     def __call__(self, *args, **kwargs) -> Any:
         return self.learner.call([(self.name, args, kwargs)], after=False).value
 
-    def run(self, *args, backward=None, capture=None, value=True, **kwargs) -> Result:
+    def run(
+        self, *args, backward=None, capture=None, value=True, stand_in=None, **kwargs
+    ) -> Result:
         """The full ``Result`` of a call (inputs after it, gradients, captured codes)."""
         return self.learner.call(
-            [(self.name, args, kwargs)], backward=backward, capture=capture, value=value
+            [(self.name, args, kwargs)],
+            backward=backward,
+            capture=capture,
+            value=value,
+            stand_in=stand_in,
         )
 
-    def many(self, calls: Sequence[tuple[tuple, dict]]) -> list[Outcome]:
-        """Each (args, kwargs) called in one request, for checks that try several inputs."""
-        return self.learner.many(self.name, calls)
+    def many(
+        self, calls: Sequence[tuple[tuple, dict]], stand_in: dict | None = None
+    ) -> list[Outcome]:
+        """Each (args, kwargs) called in one request, for checks that try several inputs
+        (``stand_in``: see ``Learner.many``)."""
+        return self.learner.many(self.name, calls, stand_in)
 
     def values(self, calls: Sequence[tuple[tuple, dict]]) -> list:
         """The outputs of ``many``, raising the first call's Mistake, if any."""
@@ -442,8 +483,13 @@ EXCEPTION_HINTS = (
     ),
     (
         "division by zero",
-        " - a division by zero in plain Python: keep the computation in torch, where x / 0 "
-        "gives inf",
+        " - a division by zero in plain Python: which input can be 0 here, and what does the "
+        "docstring say the result is then? Handle that case before dividing",
+    ),
+    (
+        "math range error",
+        " - math.exp overflows for arguments above about 709: rearrange the formula so that "
+        "the exponential only ever sees a number <= 0",
     ),
     (
         "bincount only supports",
@@ -692,13 +738,111 @@ def expect_close(
                 "Make every new tensor in the inputs' dtype."
             )
         )
-    got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
-    if not torch.isfinite(got64).all() and torch.isfinite(want64).all():
-        raise Mistake(f"{what} contains inf or NaN{at}, where all values should be finite. {hint}")
-    gap = float((got64 - want64).abs().nan_to_num(nan=math.inf).max())
     raise Mistake(
-        f"{what} is not right{at} (largest difference {gap:.3g})." + (f" {hint}" if hint else "")
+        f"{what} is not right{at}: {describe_difference(got, want)}" + (f" {hint}" if hint else "")
     )
+
+
+def _index(flat: int, shape: torch.Size) -> str:
+    """The index of the ``flat``-th entry of a tensor of ``shape``, as "[2, 0]"."""
+    index = []
+    for size in reversed(shape):
+        index.append(flat % size)
+        flat //= size
+    return "[" + ", ".join(str(i) for i in reversed(index)) + "]"
+
+
+def _ratio_words(c: float) -> str:
+    """The same words for every factor, so that a class summary groups them (numbers masked)."""
+    return f"{c:.4g} times the expected value"
+
+
+def describe_difference(got: torch.Tensor, want: torch.Tensor) -> str:
+    """Where ``got`` differs from ``want`` (same shape), in words and never as code: which
+    entries, by how much, and the pattern when there is one (the sign, a constant factor, a
+    constant shift, a shift per row or column, a transposition, an index shifted by one), so
+    that feedback can lead to the idea without showing the expected formula."""
+    g, w = got.detach().double().cpu(), want.detach().double().cpu()
+    rtol, atol = tolerances(F32 if want.dtype == F64 else want.dtype)
+    near = lambda a, b: bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))  # noqa: E731
+    if not torch.isfinite(g).all() and torch.isfinite(w).all():
+        bad = (~torch.isfinite(g)).flatten().nonzero().flatten()
+        return (
+            f"{len(bad)} of {g.numel()} entries are inf or NaN (the first at index "
+            f"{_index(int(bad[0]), g.shape)}), where every value should be finite."
+        )
+    if g.numel() == 1:
+        got1, want1 = float(g), float(w)
+        words = f"it is {got1:.6g} where {want1:.6g} is expected"
+        if want1 != 0 and math.isclose(got1, -want1, rel_tol=1e-4):
+            return words + ": the size is right, the sign is not."
+        if want1 != 0 and got1 != 0:
+            return words + f" ({_ratio_words(got1 / want1)}, or {got1 - want1:+.4g} off)."
+        return words + " (the only entry)."
+    diff = g - w
+    wrong = ~torch.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+    count = int(wrong.sum())
+    patterns = []
+    if near(g, -w) and w.abs().max() > atol:
+        patterns.append("every entry has the right size and the wrong sign")
+    mask = w.abs() > 1e-12
+    if not patterns and mask.any():
+        c = float((g[mask] / w[mask]).median())
+        if c != 0 and near(g, c * w):
+            patterns.append(f"every entry is {_ratio_words(c)}: a constant factor is off")
+    if not patterns:
+        c = float(diff.median())
+        if near(g, w + c):
+            patterns.append(f"every entry is off by the same amount, {c:+.4g}: a constant term")
+    if not patterns and g.dim() >= 2:
+        row, col = diff.mean(dim=-1, keepdim=True), diff.mean(dim=0, keepdim=True)
+        if near(g, w + row):
+            patterns.append(
+                "each row is off by a constant of its own (a shift that depends on the row "
+                "only): a term computed per row is missing, extra or wrong"
+            )
+        elif near(g, w + col):
+            patterns.append(
+                "each column is off by a constant of its own: a term computed per column is "
+                "missing, extra or wrong"
+            )
+    if not patterns and g.dim() == 2 and g.shape[0] == g.shape[1] and near(g, w.T):
+        patterns.append("it is the expected result transposed: rows and columns are swapped")
+    if not patterns:
+        for dim in range(g.dim()):
+            if g.shape[dim] < 3:
+                continue
+            n = g.shape[dim]
+            ahead, behind = g.narrow(dim, 0, n - 1), w.narrow(dim, 1, n - 1)
+            if near(ahead, behind):
+                patterns.append(
+                    f"along dimension {dim}, each entry holds the value expected one position "
+                    "later: an index is shifted by one"
+                )
+                break
+            if near(g.narrow(dim, 1, n - 1), w.narrow(dim, 0, n - 1)):
+                patterns.append(
+                    f"along dimension {dim}, each entry holds the value expected one position "
+                    "earlier: an index is shifted by one"
+                )
+                break
+    first = int(wrong.flatten().nonzero().flatten()[0]) if count else 0
+    gap = float(diff.abs().nan_to_num(nan=math.inf).max())
+    # the size of the gap first (a class summary shows the start of a text), and no number
+    # right before a full stop (the summary masks numbers to group texts)
+    entries = f"all {count} entries" if count == g.numel() else f"{count} of {g.numel()} entries"
+    where = (
+        f"largest difference {gap:.3g}, in {entries}; the first, at index "
+        f"{_index(first, g.shape)}, is {float(g.flatten()[first]):.6g} where "
+        f"{float(w.flatten()[first]):.6g} is expected"
+    )
+    if count < g.numel() and not patterns:
+        rows = sorted({int(i) for i in wrong.nonzero()[:, 0]}) if g.dim() else []
+        if g.dim() >= 1 and len(rows) < g.shape[0]:
+            shown = ", ".join(str(r) for r in rows[:6]) + (", ..." if len(rows) > 6 else "")
+            label = "row" if len(rows) == 1 else "rows"
+            where += f" ({label} {shown} only; the other rows are right)"
+    return where + (f"; {patterns[0]}." if patterns else ".")
 
 
 def shape_words(**tensors: torch.Tensor) -> str:
@@ -835,3 +979,89 @@ def culprit(
         return None
     message = matching_variant(fixed.to(got.dtype), variants)
     return f"{first} Besides, {message}" if message else None
+
+
+STOOD_IN = (
+    " With vaelab's `{helper}` in its place, your `{user}` is right: this check's points are "
+    "yours. The lesson goes on with vaelab's `{user}` until your `{helper}` passes too."
+)
+
+
+def helper_is_wrong(learner: Learner, helper: str, args: tuple, want: torch.Tensor) -> bool:
+    """True when the learner's ``helper`` gives something other than ``want`` on ``args``
+    (a wrong value or shape, an error, not a tensor); False when it is right or missing."""
+    if learner.names.get(helper, 0) is not None:  # missing, or not a function
+        return False
+    try:
+        mine = learner.call([(helper, args, {})], after=False).value
+    except Mistake:
+        return True
+    return not (isinstance(mine, torch.Tensor) and close(mine, want, dtype=F32))
+
+
+def _same_answer(a: Outcome, b: Outcome) -> bool:
+    """Both calls gave the same tensor (or raised the same feedback)."""
+    try:
+        first = a.value
+    except Mistake as e:
+        try:
+            _ = b.value
+        except Mistake as f:
+            return str(e) == str(f)
+        return False
+    try:
+        second = b.value
+    except Mistake:
+        return False
+    if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor):
+        return close(second, first)
+    return False
+
+
+def grade_alone(
+    learner: Learner,
+    user: LearnerFunction,
+    calls: Sequence[tuple[tuple, dict]],
+    expect: Callable[[int, Any], None],
+    *,
+    helper: str,
+    helper_calls: Sequence[tuple[tuple, torch.Tensor]],
+) -> tuple[str | None, dict | None]:
+    """Grade ``user`` on ``calls`` on its own, even when it builds on the learner's failing
+    ``helper`` (negative_elbo on kl_divergence).
+
+    ``expect(i, value)`` raises a Mistake when the i-th call's value is wrong.
+    ``helper_calls`` are the helper's inputs for these calls and vaelab's answer on them.
+    When ``user`` fails and the learner's ``helper`` is wrong on those inputs, ``user`` runs
+    again with the helper answering vaelab's values (``Learner.many``'s ``stand_in``): right
+    then, the check passes with feedback that names the helper first; still wrong, the
+    feedback names the helper first and then what else is wrong. A ``user`` that gives the
+    same answer either way does not use the helper: its own mistake is the feedback.
+
+    Returns:
+        (note, stand_in): None and None when ``user`` is right by itself; else the feedback
+        of a check that passes thanks to the stand-in, and the stand-in, for the check's
+        further calls (``LearnerFunction.many(..., stand_in)``).
+    """
+    outcomes = user.many(calls)
+    try:
+        for i, outcome in enumerate(outcomes):
+            expect(i, outcome.value)
+        return None, None
+    except Mistake as own:
+        if user.name in learner.not_started or not any(
+            helper_is_wrong(learner, helper, args, want) for args, want in helper_calls
+        ):
+            raise
+        stand_in = {helper: list(helper_calls)}
+        again = user.many(calls, stand_in=stand_in)
+        if all(_same_answer(a, b) for a, b in zip(outcomes, again, strict=True)):
+            raise own from None  # the helper's answers change nothing: it is not used
+        first = CULPRIT.format(user=user.name, helper=helper)
+        try:
+            for i, outcome in enumerate(again):
+                expect(i, outcome.value)
+        except Mistake as besides:
+            raise Mistake(f"{first} Besides, {besides}") from None
+    learner.stood_in.add(helper)
+    return first + STOOD_IN.format(helper=helper, user=user.name), stand_in

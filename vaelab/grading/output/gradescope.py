@@ -111,15 +111,22 @@ def not_submitted(exercise: str, message: str) -> ExerciseResult:
 
 
 def _test(name: str, number: str, check: CheckResult, visibility: str) -> dict:
+    output = "passed" if check.passed and check.feedback == "ok" else check.feedback
+    extra = {"id": check.id, "status": check.status.value}
+    if check.stretch:  # what the class summary reads back (vaelab.grading.output.summary)
+        extra.update(stretch=True, max_points=check.max_points, feedback=output)
+    if check.stretch:  # beyond the exercise's 10 points: shown, not added to the score
+        earned = f"{check.points:g} / {check.max_points:g}"
+        output = f"stretch, counted apart from the assignment's points ({earned}): {output}"
     return {
         "name": name,
         "number": number,
-        "score": float(check.points),
-        "max_score": float(check.max_points),
+        "score": 0.0 if check.stretch else float(check.points),
+        "max_score": 0.0 if check.stretch else float(check.max_points),
         "status": "passed" if check.passed else "failed",  # all Gradescope knows
-        "output": "passed" if check.passed and check.feedback == "ok" else check.feedback,
+        "output": output,
         "visibility": visibility,
-        "extra_data": {"id": check.id, "status": check.status.value},
+        "extra_data": extra,
     }
 
 
@@ -265,13 +272,17 @@ exercise without its file scores 0, and its tests say which file was expected.
 
 ## What is in the zip
 
-- `setup.sh`: installs Python 3 if needed, makes `/autograder/vaelab-venv`, installs
-  torch {torch} (CPU build, from {index}) and the other dependencies, pinned by
-  `constraints.txt`, from `requirements.txt`.
+- `setup.sh`: installs Python 3 if needed and bubblewrap, creates the unprivileged user
+  `vaelab-student`, makes `/autograder/vaelab-venv`, installs torch {torch} (CPU build,
+  from {index}) and the other dependencies, pinned by `constraints.txt`, from
+  `requirements.txt`.
 - `run_autograder`: runs `vaelab grade` on the submission and writes
   `/autograder/results/results.json`: one test per check ("ex04 kl_divergence: ...",
   numbered 4.1, 4.2, ...), its feedback as the test's output. If the grader itself
-  fails, it writes `fallback_results.json` (every test at 0, saying so) instead.
+  fails, it writes `fallback_results.json` (every test at 0, saying so) instead. The
+  learner's code runs in a bubblewrap sandbox as uid 65534 (or, where the image allows no
+  sandbox, as `vaelab-student`), never as root; results.json is written only after every
+  process of the learner's has ended.
 - `vaelab/`: the grader, this copy of vaelab (no install from PyPI needed).
 
 ## Afterwards

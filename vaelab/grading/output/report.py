@@ -58,12 +58,24 @@ def _score(entry: ExerciseResult | Report) -> str:
     return f"{_num(entry.points)} / {_num(entry.max_points)}"
 
 
+def _stretch(entry: ExerciseResult | Report) -> str:
+    """ ", stretch 1.5 / 2" when the entry has stretch checks (their points are apart)."""
+    if not entry.stretch_max_points:
+        return ""
+    return f", stretch {_num(entry.stretch_points)} / {_num(entry.stretch_max_points)}"
+
+
+def _name(c) -> str:
+    """A check's name in the tables; a stretch check says so."""
+    return f"stretch - {c.name}" if c.stretch else c.name
+
+
 def _exercise_table(ex: ExerciseResult, show_output: bool) -> list[str]:
-    lines = [f"{ex.exercise}: {_score(ex)} points"]
+    lines = [f"{ex.exercise}: {_score(ex)} points{_stretch(ex)}"]
     if ex.error:
         lines.append(f"  ! {ex.error}")
     if ex.checks:
-        width = max(len(c.name) for c in ex.checks)
+        width = max(len(_name(c)) for c in ex.checks)
         lines.append(f"  {'check':<{width}}  {'points':>9}  feedback")
         for c in ex.checks:
             points = f"{_num(c.points)} / {_num(c.max_points)}"
@@ -71,7 +83,7 @@ def _exercise_table(ex: ExerciseResult, show_output: bool) -> list[str]:
             if ex.error and text in (f"not graded: {ex.error}", f"{MISSING}: {ex.error}"):
                 text = f"{text.split(':')[0]} (see above)"
             feedback = textwrap.wrap(text, FEEDBACK_WIDTH) or [""]
-            lines.append(f"  {c.name:<{width}}  {points:>9}  {MARKS[c.status]} {feedback[0]}")
+            lines.append(f"  {_name(c):<{width}}  {points:>9}  {MARKS[c.status]} {feedback[0]}")
             lines += [f"  {'':<{width}}  {'':>9}     {more}" for more in feedback[1:]]
     lines += _printed(ex, show_output)
     lines.append("")
@@ -110,10 +122,12 @@ def format_table(report: Report, *, show_output: bool = True) -> str:
         lines.append("Summary:")
         lines += [
             f"  {ex.exercise:<{width}}  {_score(ex):>{score_width}}  {status_line(ex)}"
+            + ("" if ex.untouched else _stretch(ex))
             for ex in exercises
         ]
         lines.append("")
-    lines.append(f"Total: {_score(report)} points")
+    started = any(not ex.untouched for ex in exercises)  # untouched stubs: their one line
+    lines.append(f"Total: {_score(report)} points{_stretch(report) if started else ''}")
     return "\n".join(lines)
 
 
@@ -153,7 +167,8 @@ def html_table(report: Report) -> str:
     parts = []
     for ex in report.exercises:
         parts.append(
-            f'<h4 style="text-align:left">{html.escape(ex.exercise)}: {_score(ex)} points</h4>'
+            f'<h4 style="text-align:left">{html.escape(ex.exercise)}: {_score(ex)} points'
+            f"{'' if ex.untouched else _stretch(ex)}</h4>"
         )
         if ex.error:
             parts.append(f'<p style="text-align:left;color:#b3261e">{_html_text(ex.error)}</p>')
@@ -166,7 +181,9 @@ def html_table(report: Report) -> str:
             )
         else:
             rows = "".join(
-                _html_row(c.status, c.name, f"{_num(c.points)} / {_num(c.max_points)}", c.feedback)
+                _html_row(
+                    c.status, _name(c), f"{_num(c.points)} / {_num(c.max_points)}", c.feedback
+                )
                 for c in ex.checks
             )
         if rows:
@@ -194,6 +211,7 @@ CSV_FIELDS = [
     "points",
     "max_points",
     "passed",
+    "stretch",
     "feedback",
 ]
 
@@ -217,6 +235,7 @@ def write_gradebook(book: Gradebook, json_path: Path, csv_path: Path) -> None:
                             "points": 0,
                             "max_points": 0,
                             "passed": False,
+                            "stretch": False,
                             "feedback": ex.error or "",
                         }
                     )
@@ -230,6 +249,7 @@ def write_gradebook(book: Gradebook, json_path: Path, csv_path: Path) -> None:
                             "points": c.points,
                             "max_points": c.max_points,
                             "passed": c.passed,
+                            "stretch": c.stretch,
                             "feedback": c.feedback,
                         }
                     )
@@ -239,8 +259,10 @@ def format_gradebook(book: Gradebook) -> str:
     """A learner x exercise table of points, with totals."""
     short = [name[:4] for name in book.exercises]
     width = max([len("learner"), *(len(lr.learner or "") for lr in book.learners)])
-    lines = [f"{'learner':<{width}}  " + "  ".join(f"{s:>5}" for s in short) + "      total"]
+    header = f"{'learner':<{width}}  " + "  ".join(f"{s:>5}" for s in short) + "      total"
+    lines = [header + "  stretch"]
     for learner in book.learners:
         cells = "  ".join(f"{_num(e.points):>5}" for e in learner.exercises)
-        lines.append(f"{learner.learner:<{width}}  {cells}  {_score(learner):>9}")
+        stretch = f"{_num(learner.stretch_points)} / {_num(learner.stretch_max_points)}"
+        lines.append(f"{learner.learner:<{width}}  {cells}  {_score(learner):>9}  {stretch:>7}")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ Before the learner's file is imported:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -58,8 +59,10 @@ class ReferenceSwitchedOff(RuntimeError):
 def limit_memory(gigabytes: float | None) -> None:
     """Let this process allocate at most ``gigabytes`` GiB more than it holds now.
 
-    Linux only (``RLIMIT_DATA`` counts malloc and anonymous mmap there): past the limit an
-    allocation fails with MemoryError or torch's "can't allocate memory", which is sent
+    Linux only. ``RLIMIT_DATA`` counts malloc and private anonymous mmap, ``RLIMIT_AS``
+    every mapping, shared ones too (a shared anonymous mapping escapes the first, not the
+    second); both are inherited by any process the learner's code starts. Past the limit
+    an allocation fails with MemoryError or torch's "can't allocate memory", which is sent
     back as the call's exception, instead of the machine swapping or the kernel killing a
     process.
     """
@@ -69,10 +72,16 @@ def limit_memory(gigabytes: float | None) -> None:
         import resource
 
         with open("/proc/self/status", encoding="ascii") as f:
-            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
-        limit = held + int(gigabytes * 2**30)
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, OSError, ValueError, StopIteration):
+            sizes = {
+                line.split(":")[0]: int(line.split()[1]) * 1024
+                for line in f
+                if line.startswith(("VmData:", "VmSize:"))
+            }
+        extra = int(gigabytes * 2**30)
+        for name, key in (("RLIMIT_DATA", "VmData"), ("RLIMIT_AS", "VmSize")):
+            limit = sizes[key] + extra
+            resource.setrlimit(getattr(resource, name), (limit, limit))
+    except (ImportError, OSError, ValueError, KeyError):
         return
 
 
@@ -113,6 +122,23 @@ class CappedWriter(io.TextIOBase):
         if self.dropped:
             os.write(self.fd, f"\n[... {self.dropped:,} more characters not kept ...]\n".encode())
             self.dropped = 0
+
+
+def die_with_parent() -> None:
+    """Linux: be killed when the process that started this one (a grader worker) dies, also
+    when it is killed itself (a worker stopped at a run's deadline), so that no learner's
+    process outlives it. Set again after a change of user, which clears it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died meanwhile
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def close_other_descriptors(keep: Sequence[int]) -> None:
@@ -431,6 +457,38 @@ def _backward(output: Any, weights: list, state: dict) -> dict:
     return {"grads": grads, "params": params}
 
 
+@contextlib.contextmanager
+def stand_in(module: types.ModuleType, tables: dict):
+    """For the length of one request, each learner function named in ``tables`` answers with
+    the grader's values instead of running: ``tables[name]`` is a list of ``[inputs, value]``
+    pairs (the tensors it may be called with, in order, and what to return), so that a
+    function built on a failing one is graded on its own (``toolkit.LearnerFunction.many``'s
+    ``stand_in``). Only values travel: no grader code enters this process."""
+    saved = {name: module.__dict__.get(name) for name in tables}
+
+    def answer(name: str, table: list):
+        def function(*args, **kwargs):
+            given = _tensors(list(args) + list(kwargs.values()))
+            for inputs, value in table:
+                if len(inputs) == len(given) and all(
+                    a.shape == b.shape and torch.equal(a.detach().to(b.dtype), b)
+                    for a, b in zip(given, inputs, strict=True)
+                ):
+                    return value.clone() if isinstance(value, torch.Tensor) else value
+            raise RuntimeError(f"{name} was called with inputs the grader did not give it")
+
+        function.__name__ = name
+        return function
+
+    for name, table in tables.items():
+        module.__dict__[name] = answer(name, table)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            module.__dict__[name] = fn
+
+
 def handle(module: types.ModuleType, request: dict) -> dict:
     """Run a request's steps (learner functions, each may take the previous one's output).
 
@@ -443,6 +501,9 @@ def handle(module: types.ModuleType, request: dict) -> dict:
             if replies[-1].get("error"):
                 break
         return {"batch": replies}
+    if request.get("stand_in"):
+        with stand_in(module, request["stand_in"]):
+            return handle(module, {**request, "stand_in": None})
     state: dict = {"models": [], "by_key": {}, "leaves": {}, "previous": None}
     reply: dict = {"error": None, "error_step": None, "seconds": 0.0, "captured": None}
     captured: list[torch.Tensor] = []
@@ -538,20 +599,55 @@ def main(
     reply_conn,
     output_path: str,
     memory_gb: float | None = None,
+    drop_to: tuple[int, int] | None = None,
 ) -> None:
-    """Entry point of the learner's process (started through the forkserver)."""
+    """Entry point of the learner's process forked from a grader worker or the forkserver
+    (self-grading, and wherever the sandbox cannot be made). ``drop_to``: the (uid, gid)
+    to become once the output file is open (untrusted code, a grader running as root)."""
     request_fd, reply_fd = request_conn.fileno(), reply_conn.fileno()
     writers = ()
     try:
+        die_with_parent()
         if hasattr(os, "setpgrp"):
             os.setpgrp()  # so that a time-out also ends any process the learner started
         writers = capture_output(output_path)
+    except BaseException:
+        os._exit(0)
+    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers, drop_to)
+
+
+def serve_fds(
+    path: str,
+    protected: Sequence[str],
+    request_fd: int,
+    reply_fd: int,
+    memory_gb: float | None = None,
+) -> None:
+    """Entry point of the learner's process in its sandbox
+    (``vaelab.grading.runtime.isolation``), stdout and stderr already on the output file."""
+    writers = (CappedWriter(1), CappedWriter(2))
+    sys.stdout, sys.stderr = writers
+    _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers)
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no supplementary group (and so no capability)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _serve_file(path, protected, request_fd, reply_fd, memory_gb, writers, drop_to=None):
+    try:
         close_other_descriptors(keep=(request_fd, reply_fd))
         limit_output_size()
         limit_memory(memory_gb)
         torch.set_num_threads(1)
         sources = switch_off(protected)
         install_guard(reply_fd, sources)
+        if drop_to is not None:  # the grader's own files are read: the learner's code is next
+            drop_privileges(*drop_to)
+            die_with_parent()
         module = import_learner(path)
         if isinstance(module, dict):
             hello = {"import_error": module}

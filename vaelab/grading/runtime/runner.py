@@ -29,7 +29,7 @@ from vaelab.grading.checks.toolkit import (
 )
 from vaelab.grading.records import CheckResult, ExerciseResult, Status
 from vaelab.grading.runtime import child, wire
-from vaelab.grading.runtime.sandbox import RemoteLearner, Stopped, read_output
+from vaelab.grading.runtime.sandbox import RemoteLearner, Sandbox, Stopped, read_output
 
 
 @contextlib.contextmanager
@@ -102,6 +102,8 @@ def run_check(item: Check, learner: Learner | ModuleType, seed: int | None = Non
         max_points=item.points,
         feedback=note if isinstance(note, str) else "ok",
         functions=item.functions,
+        stretch=item.stretch,
+        stand_in=tuple(sorted(learner.stood_in)),
     )
 
 
@@ -152,6 +154,8 @@ def run_exercise(
     memory_gb: float | None,
     output_path: Path,
     fork: bool = False,
+    sandbox: Sandbox | None = None,
+    drop_to: tuple[int, int] | None = None,
 ) -> ExerciseResult:
     """Grade one file in a learner process of its own: the exercise's result.
 
@@ -163,6 +167,9 @@ def run_exercise(
         seed: the run's seed, or a function that gives it once the learner's process runs.
         fork: fork the learner's process from this one (a grader process) rather than
             take it from the forkserver.
+        sandbox: run the learner's process in a sandbox of its own instead
+            (``vaelab.grading.runtime.isolation``).
+        drop_to: without a sandbox, the (uid, gid) the learner's process becomes.
     """
     start = time.monotonic()
     items = checks_for(exercise)
@@ -176,6 +183,8 @@ def run_exercise(
         memory_gb=memory_gb,
         output_path=output_path,
         fork=fork,
+        sandbox=sandbox,
+        drop_to=drop_to,
     )
     seed = seed() if callable(seed) else seed
     try:
@@ -219,40 +228,67 @@ def run_exercise(
     )
 
 
-def serve_jobs(conn) -> None:
+def serve_jobs(conn, sandboxed: bool = False) -> None:
     """A grader worker's loop (see ``vaelab.grading.runtime.jobs``): grade each file sent on
     ``conn``, send back its ``ExerciseResult``. The learner's process is forked before any check of
     its file runs and before the run's seed arrives, and the previous file's entry is
-    dropped first, so it inherits neither the seed nor another learner's results."""
+    dropped first, so it inherits neither the seed nor another learner's results.
+
+    ``sandboxed``: the files come with a run folder and are graded in sandboxes; the
+    zygote that forks their processes is started at once, to import torch meanwhile."""
     import torch
 
     torch.set_num_threads(1)  # the checks' tensors are tiny: one thread is fastest
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        exercise, path, timeout, memory_gb, output_path = job
-        received: list[int] = []  # the run's seed, once read
-        try:
-            entry = run_exercise(
-                exercise,
-                Path(path),
-                seed=lambda received=received: received.append(conn.recv()) or received[-1],
-                timeout=timeout,
-                memory_gb=memory_gb,
-                output_path=Path(output_path),
-                fork=True,
-            )
-        except Exception as e:  # a bug of the grader's: say so, and go on
-            if not received:
-                conn.recv()  # the run's seed, still waiting
-            entry = ExerciseResult(
-                exercise=Path(path).stem,
-                path=path,
-                error=f"the grader failed: {type(e).__name__}: {shorten(str(e), 200)}",
-            )
-        conn.send(entry)
-        del job, entry, received
+    zygote = None
+    if sandboxed:
+        from vaelab.grading.runtime import isolation
+
+        zygote = isolation.Zygote()
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except (EOFError, OSError):
+                return
+            if job is None:
+                return
+            zygote = _serve_job(conn, job, zygote)
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
+def _serve_job(conn, job, zygote):
+    """Grade one job of ``serve_jobs``; the zygote, started on the first sandboxed job."""
+    exercise, path, timeout, memory_gb, output_path, run_dir, drop_to = job
+    received: list[int] = []  # the run's seed, once read
+    try:
+        sandbox = None
+        if run_dir is not None:  # a sandbox of its own (see jobs.run_jobs)
+            from vaelab.grading.runtime import isolation
+
+            if zygote is None or not zygote.alive():
+                zygote = isolation.Zygote()
+            tree = isolation.tree_for(exercise, protected_for(exercise), Path(run_dir))
+            sandbox = Sandbox(zygote, tree, Path(path).parent)
+        entry = run_exercise(
+            exercise,
+            Path(path),
+            seed=lambda received=received: received.append(conn.recv()) or received[-1],
+            timeout=timeout,
+            memory_gb=memory_gb,
+            output_path=Path(output_path),
+            fork=True,
+            sandbox=sandbox,
+            drop_to=drop_to,
+        )
+    except Exception as e:  # a bug of the grader's: say so, and go on
+        if not received:
+            conn.recv()  # the run's seed, still waiting
+        entry = ExerciseResult(
+            exercise=Path(path).stem,
+            path=path,
+            error=f"the grader failed: {type(e).__name__}: {shorten(str(e), 200)}",
+        )
+    conn.send(entry)
+    return zygote

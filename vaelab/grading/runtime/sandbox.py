@@ -97,6 +97,32 @@ def why_it_stopped(exitcode: int | None) -> str:
     )
 
 
+class _Fd:
+    """A raw pipe end with the ``close`` of a multiprocessing connection."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+
+@dataclass
+class Sandbox:
+    """Where a learner's process runs when the operating system walls it in
+    (``vaelab.grading.runtime.isolation``): the zygote that forks it, the filtered vaelab
+    its sandbox holds, and the private folder with the learner's file."""
+
+    zygote: Any
+    tree: Path
+    folder: Path
+
+
 class RemoteLearner:
     """A learner's file, imported in a process of its own, whose functions we can call.
 
@@ -107,6 +133,10 @@ class RemoteLearner:
         memory_gb: GiB the process may allocate beyond what it starts with (Linux).
         output_path: where everything it prints goes.
         fork: fork the process from this one rather than take it from the forkserver.
+        sandbox: start it in a sandbox of its own instead (``path`` is then the learner's
+            private copy, in ``sandbox.folder``).
+        drop_to: without a sandbox, the (uid, gid) the process becomes before the learner's
+            code runs (untrusted code, a grader running as root).
     """
 
     def __init__(
@@ -118,17 +148,31 @@ class RemoteLearner:
         memory_gb: float | None,
         output_path: Path,
         fork: bool = False,
+        sandbox: Sandbox | None = None,
+        drop_to: tuple[int, int] | None = None,
     ):
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.events: list[Event] = []
         self.stopped: str | None = None
+        self.sandboxed = sandbox is not None
+        if sandbox is not None:
+            self._start_sandboxed(path, protected, memory_gb, output_path, sandbox)
+            return
         ctx = _fork_context() if fork else _context()
         request_read, request_write = ctx.Pipe(duplex=False)
         reply_read, reply_write = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
             target=child.main,
-            args=(str(path), protected, request_read, reply_write, str(output_path), memory_gb),
+            args=(
+                str(path),
+                protected,
+                request_read,
+                reply_write,
+                str(output_path),
+                memory_gb,
+                drop_to,
+            ),
             daemon=True,
         )
         self.process.start()
@@ -136,6 +180,37 @@ class RemoteLearner:
         reply_write.close()
         self._request, self._reply = request_write, reply_read
         self.request_fd, self.reply_fd = request_write.fileno(), reply_read.fileno()
+        os.set_blocking(self.request_fd, False)
+        for fd in (self.request_fd, self.reply_fd):
+            _widen(fd)
+
+    def _start_sandboxed(self, path, protected, memory_gb, output_path, sandbox) -> None:
+        from vaelab.grading.runtime import isolation
+
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        theirs = (request_read, reply_write, output)
+        try:
+            self.process = isolation.start_learner(
+                sandbox.zygote,
+                sandbox.tree,
+                sandbox.folder,
+                Path(path).name,
+                protected,
+                request_read,
+                reply_write,
+                output,
+                memory_gb,
+            )
+        except BaseException:
+            for fd in (*theirs, request_write, reply_read):
+                os.close(fd)
+            raise
+        for fd in theirs:  # the learner's process holds the only other ends
+            os.close(fd)
+        self._request, self._reply = _Fd(request_write), _Fd(reply_read)
+        self.request_fd, self.reply_fd = request_write, reply_read
         os.set_blocking(self.request_fd, False)
         for fd in (self.request_fd, self.reply_fd):
             _widen(fd)
@@ -253,6 +328,9 @@ class RemoteLearner:
 
     def kill(self) -> None:
         """End the process and any process the learner's code started (its process group)."""
+        if self.sandboxed:  # the sandbox goes, and every process in it
+            self.process.kill()
+            return
         pid = self.process.pid
         if pid and hasattr(os, "killpg"):
             try:

@@ -29,6 +29,17 @@ if ! python_ok; then
     exit 1
 fi
 
+# learner code is graded in a bubblewrap sandbox where the image allows user namespaces,
+# else as this unprivileged user (never as root)
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v bwrap >/dev/null 2>&1; then
+    (apt-get update && apt-get install -y --no-install-recommends bubblewrap) ||
+        echo "setup.sh: bubblewrap could not be installed; learner code will run as vaelab-student"
+fi
+if ! id vaelab-student >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin vaelab-student
+fi
+
 rm -rf "$VENV"
 if ! python3 -m venv "$VENV"; then
     echo "setup.sh: python3 -m venv failed; installing python3-venv with apt"
