@@ -1,5 +1,6 @@
 """Exercise 10: a PixelCNN's causal mask, and the log-density of a mixture prior (lesson 10).
 
+``causal_mask`` is taught in lesson 10, ``log_mixture_prior`` in lesson 11 (section 2).
 Fill in the two functions, then grade them from the course's folder with
 ``.venv/bin/vaelab grade exercises/ex10_decoders_and_priors.py`` or, in the notebook,
 ``vaelab.grade.check("ex10")``. Stuck? ``vaelab.grade.hint("ex10")`` gives a hint for the

@@ -50,6 +50,23 @@ def test_mutual_information_matches_scikit_learn():
     assert mi[0, 0] > 0.5 and mi[1].max() < 0.05 and mi[2, 1] > 0.1 and mi[2, 2] > 0.5
 
 
+def test_mutual_information_of_labels_matches_scikit_learn_for_any_integer_labels():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randint(-4, 5, (700,), generator=g) * 3  # negative labels, gaps between them
+    b = (a // 2 + torch.randint(0, 3, (700,), generator=g)) ** 2
+    got = disentangle.mutual_information_of_labels(a, b)
+    assert got.dtype == torch.float64 and got.dim() == 0
+    assert float(got) == pytest.approx(mutual_info_score(a.numpy(), b.numpy()), abs=1e-12)
+    assert float(disentangle.mutual_information_of_labels(a, a)) == pytest.approx(
+        mutual_info_score(a.numpy(), a.numpy()), abs=1e-12
+    )
+    assert float(disentangle.mutual_information_of_labels(a, torch.zeros_like(a))) == 0.0
+    with pytest.raises(ValueError, match="bins first"):
+        disentangle.mutual_information_of_labels(a.double(), b)
+    with pytest.raises(ValueError, match="same N"):
+        disentangle.mutual_information_of_labels(a, b[:-1])
+
+
 def test_entropy_of_uniform_grids_is_log_of_their_size():
     # every combination of a 3 x 4 grid exactly once: each column uniform
     grid = torch.cartesian_prod(torch.arange(3), torch.arange(4))

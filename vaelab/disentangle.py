@@ -35,6 +35,7 @@ __all__ = [
     "mig",
     "mutual_information",
     "mutual_information_gap",
+    "mutual_information_of_labels",
     "traversals",
 ]
 
@@ -145,6 +146,34 @@ def mutual_information(
         for k in range(factors.shape[1]):
             mi[d, k] = _mi_discrete(binned[:, d], factors[:, k])
     return mi.clamp_min_(0.0)
+
+
+def mutual_information_of_labels(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """I(a; b) in nats of two labellings of the same N items, the plug-in estimate.
+
+    Any integer labels work (negative ones, gaps between the values); continuous values must
+    be binned first (``discretize``). ``mutual_information`` does that for a whole code.
+
+    Args:
+        a: (N,) integer labels.
+        b: (N,) integer labels.
+
+    Returns:
+        A 0-d float64 tensor, in nats.
+    """
+    if a.dim() != 1 or b.dim() != 1 or len(a) != len(b) or len(a) == 0:
+        raise ValueError(
+            f"expected two labellings (N,) of the same N >= 1 items, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    if a.is_floating_point() or b.is_floating_point():
+        raise ValueError(
+            "mutual_information_of_labels counts integer labels; cut continuous values into "
+            "bins first (disentangle.discretize)"
+        )
+    labels_a = torch.unique(a.detach().cpu(), return_inverse=True)[1]  # 0, 1, 2, ... (N,)
+    labels_b = torch.unique(b.detach().cpu(), return_inverse=True)[1]
+    return torch.tensor(_mi_discrete(labels_a, labels_b), dtype=torch.float64)
 
 
 def mutual_information_gap(mi: torch.Tensor, entropy: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Quiz for lesson 10: autoregressive decoders and learned priors."""
+"""Quiz for lesson 10: autoregressive decoders, their collapse, and the remedies tried on it."""
 
 from vaelab import models
 
@@ -63,16 +63,17 @@ QUESTIONS = [
     {
         "id": "10.strong_decoder",
         "text": (
-            "In the lesson, the VAE with the strong PixelCNN decoder, trained at beta = 1, ends "
-            "with a KL near zero and no active units. What else did its run show?"
+            "In the lesson's full run, the VAE with the strong PixelCNN decoder, trained at "
+            "beta = 1, ends with a KL below a tenth of the MLP decoder's and fewer active units. "
+            "What else did that run show?"
         ),
         "options": [
             "A much worse negative ELBO than the MLP decoder, since it lost its code",
             "NaN losses: collapse is a sign that training diverged",
-            "A negative ELBO at least as good as the MLP decoder's, and codes from which a "
-            "linear probe cannot tell the digits apart: it models the digits pixel after pixel "
-            "without the code",
-            "Samples in which each code z gives the same digit every time",
+            "A better negative ELBO than the MLP decoder's, and sampled codes from which a "
+            "linear probe reads the digit less than half as often as from the MLP's: it models "
+            "the digits pixel after pixel without the code",
+            "Draws that follow the code: each code gives its own digit every time",
         ],
         "correct": 2,
         "explanations": [
@@ -85,36 +86,52 @@ QUESTIONS = [
             "nat in z costs a nat of KL, so q(z|x) returns to the prior. Shrinking what the "
             "decoder sees (the weak PixelCNN) makes the code worth its KL again.",
             "That describes the weak decoder, which uses its code. The strong decoder's draws "
-            "do not follow the code of the digit they were drawn from.",
+            "matched the test digit whose code they were given less than half as often as the "
+            "weak decoder's.",
+        ],
+        "claims": [
+            "10.strong_collapses",
+            "10.strong_better_elbo",
+            "10.strong_probe_z_low",
+            "10.weak_draws_follow",
+            "10.strong_draws_ignore",
         ],
     },
     {
-        "id": "10.learned_prior",
+        "id": "10.remedies",
         "text": (
-            "You replace the N(0, I) prior of a 2-D VAE by a learned mixture of Gaussians, "
-            "trained with the model. Which of these is right?"
+            "Lesson 06's remedies were tried on the strong PixelCNN that dropped its code. What "
+            "did the lesson's full run show?"
         ),
         "options": [
-            "The KL can still be computed in closed form, as in lesson 04",
-            "Its parameters train only if they are passed to the optimiser, for instance as a "
-            "submodule of the model; the KL is estimated by Monte Carlo, log q(z|x) - log p(z) "
-            "at the sampled z; and log-likelihoods and samples must use this prior, not N(0, I)",
-            "Samples should still be drawn from N(0, I), since that is what the encoder was "
-            "pushed towards",
-            "A learned prior always loses a few nats of test log-likelihood, because the prior "
-            "has more parameters",
+            "KL warm-up rescued it: once the encoder has learned to use the code while the KL "
+            "weight was small, it keeps using it at beta = 1",
+            "All three rescued it, as they rescue any collapse",
+            "Warm-up and cyclical annealing ended collapsed; free bits kept several nats in the "
+            "code, but the decoder hardly used them (swapping codes between images cost it fewer "
+            "nats than the KL it paid); a weaker decoder is what gave the code back",
+            "A smaller latent space, 2 dimensions instead of 20, rescued it",
         ],
-        "correct": 1,
+        "correct": 2,
         "explanations": [
-            "The KL between a Gaussian and a mixture of Gaussians has no closed form; the "
-            "lesson estimates it by Monte Carlo (losses.elbo(..., prior=model.prior)).",
-            "Right: the prior is part of the model. In the lesson, scoring the mixture-prior VAE "
-            "against N(0, I) instead reported a worse log-likelihood than the model has.",
-            "The encoder was pushed towards the learned prior, not towards N(0, I): sampling "
-            "from N(0, I) lands in the holes the learned prior avoids.",
-            "The other way round in the lesson: both learned priors reached a higher test "
-            "log-likelihood than N(0, I) (the 'vs N(0, I)' column), with lower KL and fewer "
-            "draws in holes; Tomczak and Welling (2018) report gains with the VampPrior too.",
+            "Warm-up ended with a KL below 1 nat, like the plain run. It changes the path: once "
+            "beta is back at 1 nothing stops the KL from falling, and this decoder does not need "
+            "the code.",
+            "Lesson 06's remedies act on the KL term; this collapse comes from a decoder that can "
+            "model the digits alone, and only free bits kept any KL, which the decoder hardly "
+            "used.",
+            "Right: free bits make the first nats of each dimension free, so the encoder keeps "
+            "them, but they cannot make the decoder depend on the code. Restricting what the "
+            "decoder sees (the weak PixelCNN) did.",
+            "With 2 dimensions, and with 64, the strong decoder's KL ended below 1 nat too: "
+            "here the decoder's strength decides, not the latent size.",
+        ],
+        "claims": [
+            "10.annealing_collapses",
+            "10.free_bits_keeps_kl",
+            "10.free_bits_probe_below_weak",
+            "10.free_bits_code_worth_little",
+            "10.latent_size_collapses",
         ],
     },
 ]
