@@ -22,7 +22,7 @@ from vaelab import quiz
 from vaelab.quiz import Question
 
 # Once every lesson carries its claims, set this to True: a lesson without any then fails.
-EVERY_LESSON_HAS_CLAIMS = False
+EVERY_LESSON_HAS_CLAIMS = True
 
 COURSE = lessons()
 

@@ -348,7 +348,7 @@ def _reference(z, means, logvars, logits) -> torch.Tensor:
     "log_mixture_prior: log sum_k pi_k N(z; means_k, exp(logvars_k)), one value per code",
     2,
     (
-        "Lesson 10, section 6: the mixture prior's density is a weighted sum of K diagonal "
+        "Lesson 11, section 2: the mixture prior's density is a weighted sum of K diagonal "
         "Gaussians, with weights softmax(logits).",
         "Work in logs: for every code and component, the Gaussian's log-density summed over "
         "the D dimensions, plus that component's log-weight. The result has shape (B, K).",
