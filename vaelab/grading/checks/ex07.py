@@ -230,7 +230,8 @@ def _lme_mistakes(log_w: torch.Tensor, dim: int) -> list:
             log_w.mean(dim=dim),
         ),
         (
-            "the 1/K is missing: after logsumexp, subtract log(K), K = log_w.shape[dim].",
+            "the 1/K is missing: this is the log of the sum of the K weights, not of their mean "
+            "(in log space, dividing by K is a step of its own).",
             ref + math.log(k),
         ),
         (
