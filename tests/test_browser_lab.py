@@ -421,22 +421,21 @@ def run_exercise_loop(page, base: str, token: str, course: Path, artifacts: Path
     assert "def sample(" in editor.inner_text()
     page.screenshot(path=artifacts / "lab-7-exercise-in-editor.png")
 
-    # Type a correct `sample` over its stub's `raise` (the statement's lines, found in the
-    # file: the stretch function comes after it), and save.
+    # Type a correct `sample` over its stub's `raise`: select from that statement to the end
+    # of the file (the stretch function comes after it), from the end upwards so that the
+    # selection starts at the line's first column, and type the rest back after the body.
     lines = stub.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("def sample("))
     first = next(i for i in range(start, len(lines)) if "raise NotImplementedError" in lines[i])
     last = next(i for i in range(first, len(lines)) if lines[i].strip() == ")")
+    after_raise = "".join(line + "\n" for line in lines[last + 1 :])
     editor.locator(".cm-content").click()
-    page.keyboard.press("Control+Home")
-    for _ in range(first):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    for _ in range(last - first + 1):
-        page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Control+End")
+    for _ in range(len(lines) - first):
+        page.keyboard.press("Shift+ArrowUp")
     selected = page.evaluate("() => window.getSelection().toString()")
     assert selected.lstrip().startswith("raise NotImplementedError"), selected
-    page.keyboard.insert_text(SAMPLE_BODY)
+    page.keyboard.insert_text(SAMPLE_BODY + after_raise)
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30
     while "torch.sigmoid(model.decode(z))" not in stub.read_text():
