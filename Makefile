@@ -58,12 +58,24 @@ lab: setup
 	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_LESSON) $(LAB_ARGS)
 
-# Unit tests; then every lesson executed once, by the book built from FAST runs (an error
-# in any cell fails the build); then that book and JupyterLab checked in headless Chromium.
+# Two lines side by side (the browser tests mostly wait, so two cores do both in the time of
+# the longer): the unit tests (their log in test-artifacts/unit-tests.log, printed when they
+# end); and every lesson executed once, by the book built from FAST runs (an error in any cell
+# fails the build), then that book and JupyterLab checked in headless Chromium. Fails if
+# either fails.
+UNIT_LOG := test-artifacts/unit-tests.log
 test: setup
-	VAELAB_FAST=1 $(PY) -m pytest -q -m "not book and not browser" tests
-	VAELAB_FAST=1 $(call sphinx,book/_build/fast)
-	VAELAB_FAST=1 $(PY) -m pytest -q -m "book or browser" tests
+	@mkdir -p test-artifacts
+	@echo "unit tests running beside the book (log: $(UNIT_LOG))"
+	@VAELAB_FAST=1 $(PY) -m pytest -q -m "not book and not browser" tests > $(UNIT_LOG) 2>&1 & \
+	unit=$$!; \
+	VAELAB_FAST=1 $(call sphinx,book/_build/fast) \
+		&& VAELAB_FAST=1 $(PY) -m pytest -q -m "book or browser" tests; \
+	book=$$?; \
+	wait $$unit; unit_status=$$?; \
+	echo "---- unit tests (exit $$unit_status) ----"; cat $(UNIT_LOG); \
+	echo "---- book and browser tests: exit $$book; unit tests: exit $$unit_status ----"; \
+	[ $$book -eq 0 ] && [ $$unit_status -eq 0 ]
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not book and not browser" tests
