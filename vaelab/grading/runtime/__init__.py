@@ -20,7 +20,16 @@ walls are the operating system's (``isolation``): each file is copied privately 
 fork (never the grader's), in new PID, mount, IPC, network, UTS and user namespaces, as
 uid 65534 without capabilities, seeing only its own copy, a read-only Python and a vaelab
 whose protected functions' source is absent, with a size-capped private tmpfs and a memory
-cap that shared mappings count against; ending its sandbox ends every process it started.
+cap that shared mappings count against (and, where the grader may make them, cgroups that
+cap the memory and the number of all its processes together), under a seccomp filter that
+refuses the kernel keyring and new namespaces; ending its sandbox ends every process it
+started.
+
+Not guarded (residual risks): a vaelab installed as a copy rather than editable shows its
+own source through the Python prefix the sandbox binds; the sandbox's ``/proc/1/cmdline``
+shows bubblewrap's command line (host paths, no secrets); the unprivileged-user-namespace
+path (a grader that is not root) has not been run on a real machine; without a sandbox a
+hostile file can read the library and signal other processes of its uid.
 Where the machine cannot make the sandbox (no bubblewrap, no user namespaces: some Docker
 images, macOS), grading falls back to the self-grading process, run as an unprivileged
 uid when the grader is root (``vaelab-student`` on Gradescope, else 65534), and prints one
